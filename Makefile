@@ -1,0 +1,44 @@
+# The two commands of the README: `make run` and `make test`.
+# Both create .venv when it is missing and (re)install the project only when
+# pyproject.toml changed since the last install (the stamp file records it).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.install-stamp
+# The shared offline data copy, when present next to the project and not
+# already chosen by the caller.
+ifneq ($(wildcard ../shared/data),)
+export HIPPO_BENCH_DATA ?= $(abspath ../shared/data)
+endif
+export MPLBACKEND := Agg
+
+.PHONY: run test test-slow bench leaderboard install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/hippo-bench run --strategy meta-hippo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# Full-protocol experiments; not part of `make test`.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_speed.py
+
+leaderboard: $(STAMP)
+	$(BIN)/hippo-bench leaderboard build
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+from hippo_bench.cli import main
+
+raise SystemExit(main())

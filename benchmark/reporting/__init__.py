@@ -1,0 +1,1 @@
+"""Everything shown to people: live progress, end-of-run tables, leaderboards."""

@@ -1,0 +1,218 @@
+"""One run: benchmark x strategy x model x seed, evaluated after every experience.
+
+Order matters (DESIGN.md section 2): the benchmark is built first (Avalanche's
+builders touch the global RNG), then every RNG is seeded with the training
+seed, then model and strategy are built. The runner owns the model, the
+device, the batch sizes and its plugins, and passes the strategy a fresh
+plugin list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import resource
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+import torch
+
+from hippo_bench.errors import MetaLossError, UserError
+from hippo_bench.params import as_dict
+from hippo_bench.recording import Recorder
+from hippo_bench.results import (atomic_write_parquet, make_table, record_failure, result_path,
+                                 run_id_of, run_identity)
+from hippo_bench.seeding import seed_everything
+from hippo_bench.strategies.base import Strategy, StrategyContext, silent_evaluator
+from hippo_bench.tasks.base import BenchmarkInstance, Measure
+
+
+class Progress(Protocol):
+    def start_run(self, label: str, n_experiences: int) -> None: ...
+    def start_experience(self, k: int, n_samples: int) -> None: ...
+    def advance(self, n: int) -> None: ...
+    def end_run(self) -> None: ...
+
+
+class NoProgress:
+    def start_run(self, label, n_experiences): pass
+    def start_experience(self, k, n_samples): pass
+    def advance(self, n): pass
+    def end_run(self): pass
+
+
+@dataclasses.dataclass
+class RunSpec:
+    """A fully resolved run request."""
+
+    benchmark: str
+    benchmark_config: Any
+    strategy: type[Strategy]
+    strategy_config: Any
+    model: str
+    model_config: Any
+    seed: int
+    benchmark_seed: int = 0
+    epochs: int = 1
+    train_mb_size: int = 10
+    eval_mb_size: int = 512
+    preset: str = ""
+    device: str = "cpu"
+
+    def identity(self) -> dict:
+        return run_identity(
+            benchmark=self.benchmark, benchmark_params=as_dict(self.benchmark_config),
+            benchmark_seed=self.benchmark_seed, strategy=self.strategy.name,
+            strategy_params=as_dict(self.strategy_config), model=self.model,
+            model_params=as_dict(self.model_config), seed=self.seed, epochs=self.epochs,
+            train_mb_size=self.train_mb_size, preset=self.preset)
+
+    @property
+    def run_id(self) -> str:
+        return run_id_of(self.identity())
+
+
+@dataclasses.dataclass
+class RunOutcome:
+    spec: RunSpec
+    status: str  # ok | cached | skipped | failed
+    table: pd.DataFrame | None = None
+    path: Path | None = None
+    error: str = ""
+
+
+@contextlib.contextmanager
+def quiet_warnings():
+    """Silence library warnings for a block.
+
+    Avalanche's deprecation decorator resets the warning filters each time
+    it fires, so a filter alone is not enough: the display hook is replaced
+    too (``catch_warnings`` restores both).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.showwarning = lambda *args, **kwargs: None
+        yield
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _measure_rows(measures: list[Measure], train_exp: int) -> list[dict]:
+    return [dict(train_exp=train_exp, eval_exp=m.eval_exp, metric=m.metric, value=float(m.value),
+                 entity=m.entity, group=m.group, lesion=m.lesion) for m in measures]
+
+
+def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *, force: bool = False,
+            progress: Progress | None = None) -> RunOutcome:
+    """Run (or reuse) one configuration and write its tidy table atomically.
+
+    A user error (bad parameters) propagates. Any other exception makes the
+    run ``failed``: recorded as JSON under ``<out>/failed/``, no parquet.
+    """
+    progress = progress or NoProgress()
+    identity = spec.identity()
+    run_id = run_id_of(identity)
+    path = result_path(out_dir, run_id) if out_dir is not None else None
+    if path is not None and path.exists() and not force:
+        table = pd.read_parquet(path)
+        if (table["status"] == "ok").all():
+            return RunOutcome(spec, "cached", table, path)
+
+    strategy = spec.strategy(spec.strategy_config)
+    reason = strategy.unsupported_reason(instance)
+    if reason:
+        table = make_table(identity, [], status="skipped", note=reason)
+        if path is not None:
+            atomic_write_parquet(table, path)
+        return RunOutcome(spec, "skipped", table, path, reason)
+
+    try:
+        rows = _train_and_evaluate(spec, strategy, instance, progress)
+    except UserError:
+        raise
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # the run fails; other seeds go on
+        err = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, MetaLossError):
+            err += "\n" + "".join(traceback.format_exception(exc)[-3:])
+        if out_dir is not None:
+            record_failure(out_dir, identity, err)
+        return RunOutcome(spec, "failed", None, None, err)
+    finally:
+        progress.end_run()
+
+    table = make_table(identity, rows)
+    if path is not None:
+        atomic_write_parquet(table, path)
+    return RunOutcome(spec, "ok", table, path)
+
+
+def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkInstance,
+                        progress: Progress) -> list[dict]:
+    from hippo_bench.models import models
+
+    seed_everything(spec.seed)
+    device = torch.device(spec.device)
+    model = models.get(spec.model)(spec.model_config).build(instance.input_shape, instance.n_outputs,
+                                                          heads=instance.heads or None)
+    recorder = Recorder(instance.score, on_train_samples=progress.advance)
+    ctx = StrategyContext(
+        model=model, criterion=instance.criterion(), device=device, plugins=[recorder],
+        evaluator=silent_evaluator(), train_mb_size=spec.train_mb_size,
+        eval_mb_size=spec.eval_mb_size, epochs=spec.epochs, benchmark=instance, seed=spec.seed)
+    with quiet_warnings():
+        template = strategy.build(ctx)
+
+    rows: list[dict] = []
+    T = instance.n_experiences
+
+    def evaluate(train_exp: int) -> None:
+        recorder.reset()
+        with quiet_warnings():
+            template.eval(instance.test_stream)
+        for j, a in sorted(recorder.accuracy.items()):
+            rows.append(dict(train_exp=train_exp, eval_exp=j, metric="accuracy", value=a,
+                             entity="", group="", lesion=""))
+        extra: list[Measure] = []
+        for probe in instance.probes:
+            extra += probe(template.model, instance)
+        extra += strategy.measures(template, ctx)
+        rows.extend(_measure_rows(extra, train_exp))
+
+    label = f"{spec.strategy.name} · {spec.benchmark} · seed {spec.seed}"
+    progress.start_run(label, T)
+    t_start = time.perf_counter()
+    evaluate(-1)
+    train_time = 0.0
+    n_samples = 0
+    experiences = [instance.train_stream] if strategy.trains_jointly else list(instance.train_stream)
+    for k, exp in enumerate(experiences):
+        n = (sum(len(e.dataset) for e in exp) if strategy.trains_jointly else len(exp.dataset)) * spec.epochs
+        train_exp = T - 1 if strategy.trains_jointly else k
+        progress.start_experience(train_exp, n)
+        t0 = time.perf_counter()
+        with quiet_warnings():
+            template.train(exp)
+        dt = time.perf_counter() - t0
+        train_time += dt
+        n_samples += n
+        rows.append(dict(train_exp=train_exp, eval_exp=-1, metric="train_time_s", value=dt,
+                         entity="", group="", lesion=""))
+        evaluate(train_exp)
+    wall = time.perf_counter() - t_start
+    last = T - 1
+    for metric, value in (("wall_time_s", wall), ("train_time_s_total", train_time),
+                          ("train_samples", float(n_samples)),
+                          ("train_samples_per_s", n_samples / train_time if train_time > 0 else float("nan")),
+                          ("run_samples_per_s", n_samples / wall if wall > 0 else float("nan")),
+                          ("peak_rss_mb", peak_rss_mb())):
+        rows.append(dict(train_exp=last, eval_exp=-1, metric=metric, value=value, entity="", group="", lesion=""))
+    return rows

@@ -1,0 +1,10 @@
+"""Benchmarks: registry and the built-in task streams (one module each)."""
+
+from hippo_bench.registry import Registry
+from hippo_bench.tasks.base import Benchmark, BenchmarkInstance, Measure  # noqa: F401
+
+benchmarks: Registry = Registry("benchmark", Benchmark, package="hippo_bench.tasks",
+                                entry_point_group="hippo_bench.benchmarks")
+register = benchmarks.register
+
+DEFAULT_BENCHMARK = "split-patterns"

@@ -1,0 +1,96 @@
+"""The strategy contract: a registered class whose ``build`` returns an Avalanche template."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from hippo_bench.registry import Component
+from hippo_bench.tasks.base import CLASSIFICATION_KINDS, BenchmarkInstance, Measure
+
+
+@dataclasses.dataclass
+class StrategyContext:
+    """Everything the runner hands a strategy; the runner owns all of it.
+
+    ``plugins`` is a fresh list for this build (Avalanche's wrappers append
+    to the list they are given) and already holds the runner's recorder.
+    """
+
+    model: nn.Module
+    criterion: nn.Module
+    device: torch.device
+    plugins: list
+    evaluator: Any
+    train_mb_size: int
+    eval_mb_size: int
+    epochs: int
+    benchmark: BenchmarkInstance
+    seed: int
+
+    def sgd_kwargs(self, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
+        """The keyword arguments every Avalanche SGD template takes."""
+        kw = dict(model=self.model, criterion=self.criterion, train_mb_size=self.train_mb_size,
+                  train_epochs=self.epochs, eval_mb_size=self.eval_mb_size, device=self.device,
+                  plugins=self.plugins, evaluator=self.evaluator)
+        if optimizer is not None:
+            kw["optimizer"] = optimizer
+        return kw
+
+
+def silent_evaluator():
+    """An Avalanche evaluator with no metrics and no loggers (no tqdm, no prints)."""
+    from avalanche.training.plugins import EvaluationPlugin
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return EvaluationPlugin(loggers=[])
+
+
+class Strategy(Component):
+    """A registered continual-learning strategy.
+
+    Subclasses set ``description``, ``references``, ``scenarios`` (the
+    benchmark kinds they make sense on), a ``Config`` dataclass, and
+    implement ``build``. Optional hooks add tidy measures after every
+    evaluation (``measures``) and tables at the end of a run (``report``).
+    """
+
+    scenarios: ClassVar[frozenset[str]] = CLASSIFICATION_KINDS
+    default_model: ClassVar[str | None] = None  # None: the benchmark's default
+    default_batch_size: ClassVar[int | None] = None  # None: the benchmark's default
+    trains_jointly: ClassVar[bool] = False  # trains once on the whole stream (upper bound)
+
+    def build(self, ctx: StrategyContext):  # pragma: no cover - abstract
+        """Return an Avalanche ``BaseSGDTemplate`` ready to ``train(experience)``."""
+        raise NotImplementedError
+
+    def unsupported_reason(self, instance: BenchmarkInstance) -> str | None:
+        if instance.kind not in self.scenarios:
+            return (f"{self.name} supports {', '.join(sorted(self.scenarios))}; "
+                    f"this benchmark is {instance.kind}")
+        return None
+
+    def measures(self, template, ctx: StrategyContext) -> list[Measure]:
+        """Extra tidy rows recorded after every evaluation (default: none)."""
+        return []
+
+    def report(self, rows) -> list:
+        """Extra rich renderables shown at the end of a run (default: none)."""
+        return []
+
+
+def sgd(model: nn.Module, lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> torch.optim.SGD:
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+@dataclasses.dataclass
+class SGDConfig:
+    """Optimiser fields shared by the Avalanche SGD baselines."""
+
+    lr: float = dataclasses.field(default=0.05, metadata={"help": "SGD learning rate", "min": 0.0})
+    momentum: float = dataclasses.field(default=0.0, metadata={"help": "SGD momentum", "min": 0.0, "max": 1.0})
