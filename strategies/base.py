@@ -62,6 +62,9 @@ class Strategy(Component):
 
     scenarios: ClassVar[frozenset[str]] = CLASSIFICATION_KINDS
     default_model: ClassVar[str | None] = None  # None: the benchmark's default
+    # Models the strategy is designed for: the benchmark's default model is used when it is one of
+    # them, otherwise the first. Empty: any model (the benchmark's default).
+    models: ClassVar[tuple[str, ...]] = ()
     default_batch_size: ClassVar[int | None] = None  # None: the benchmark's default
     trains_jointly: ClassVar[bool] = False  # trains once on the whole stream (upper bound)
 

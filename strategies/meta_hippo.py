@@ -1,0 +1,196 @@
+"""meta-hippo: online meta-learning of per-layer sparsity and per-projection learning rates.
+
+The seed poster's model (schapirolab/meta-CLS, ``model/lamaml.py`` with
+``--learn_inhibition_multiplier --learn_lr --learn_layer_lr``): a La-MAML
+style online meta-learner on a HippoNet (``mlp2``, ``mlp4``, ``dual``,
+``chorse``) that meta-learns, per hidden layer, the inhibition multiplier m of
+its k-WTA threshold and, per projection, a learning rate relu(alpha). The
+loop is the shared one of :mod:`hippo_bench.strategies.meta_learning`.
+
+Conditions (what is learned): ``baseline`` nothing, ``sparsity`` m only,
+``lr`` alpha only, ``both``. As in the seed's code, a condition that does
+not learn sparsity has no inhibition at all (m fixed at 0: a plain ReLU),
+and one that does starts from the model's ``m_init`` (0.01).
+
+Recorded after every evaluation: % active per hidden layer on a fixed probe
+batch of test data, m per layer, relu(alpha) per projection, the relative
+step lr |dW| / |W| of the last update per projection, and, for models with
+lesions (dual: large/small branch; chorse: msp/tsp), the accuracy of every
+head with each lesion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import pandas as pd
+import torch
+from rich.table import Table
+
+from hippo_bench.models.hippo_net import HippoNet
+from hippo_bench.params import param
+from hippo_bench.strategies import register
+from hippo_bench.strategies.base import Strategy, StrategyContext
+from hippo_bench.strategies.meta_learning import OnlineMetaTemplate, ReluAlpha, relative_steps
+from hippo_bench.tasks.base import ALL_KINDS, Measure
+
+HIPPO_MODELS = ("mlp2", "mlp4", "dual", "chorse")
+
+
+@register("meta-hippo")
+class MetaHippo(Strategy):
+    description = "Meta-learned per-layer sparsity (k-WTA inhibition) and per-projection learning rates"
+    references = ("Schapiro lab meta-CLS poster (schapirolab/meta-CLS)", "Gupta et al. 2020 (La-MAML)")
+    scenarios = ALL_KINDS
+    models = HIPPO_MODELS
+    default_batch_size = 5
+
+    @dataclasses.dataclass
+    class Config:
+        condition: Literal["baseline", "sparsity", "lr", "both"] = param(
+            "both", "what is meta-learned: nothing, m only, alpha only, or both")
+        alpha_init: float = param(0.1, "initial learning rate alpha of every projection", min=0.0)
+        alpha_lr: float = param(2e-4, "meta step size for alpha (the seed's --opt_lr)", min=0.0)
+        m_lr: float = param(0.02, "meta step size for m (the seed's --multiplier_lr)", min=0.0)
+        per_parameter_lr: bool = param(False, "one alpha per weight (La-MAML) instead of per projection")
+        buffer_size: int = param(200, "reservoir replay buffer size", min=0)
+        replay_batch: int = param(5, "replayed samples added to each meta-batch", min=0)
+        grad_clip: float = param(2.0, "gradient-norm clip per parameter group (0: off)", min=0.0)
+        path: Literal["auto", "low-rank", "materialised"] = param(
+            "auto", "meta-gradient computation (auto: low-rank on HippoNets with per-projection alpha)")
+        probe_size: int = param(256, "test samples used to measure % active", min=1)
+
+    @property
+    def learns_sparsity(self) -> bool:
+        return self.config.condition in ("sparsity", "both")
+
+    @property
+    def learns_lr(self) -> bool:
+        return self.config.condition in ("lr", "both")
+
+    def build(self, ctx: StrategyContext) -> OnlineMetaTemplate:
+        c = self.config
+        model = ctx.model
+        if isinstance(model, HippoNet) and not self.learns_sparsity:
+            with torch.no_grad():
+                model.inhibition.zero_()  # the seed's conditions without inhibition: plain ReLU
+        params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+        steps = ReluAlpha(params, c.alpha_init, per_parameter=c.per_parameter_lr, learned=self.learns_lr)
+        self._probe = None
+        return OnlineMetaTemplate(
+            model=model, criterion=ctx.criterion, steps=steps, step_lr=c.alpha_lr if self.learns_lr else 0.0,
+            inhibition_lr=c.m_lr if self.learns_sparsity and isinstance(model, HippoNet) else 0.0,
+            replay_size=c.buffer_size, replay_batch=c.replay_batch, grad_clip=c.grad_clip,
+            path=c.path, seed=ctx.seed, train_mb_size=ctx.train_mb_size, train_epochs=ctx.epochs,
+            eval_mb_size=ctx.eval_mb_size, device=ctx.device, plugins=ctx.plugins, evaluator=ctx.evaluator)
+
+    # -- recording ------------------------------------------------------
+    def _probe_batch(self, ctx: StrategyContext) -> torch.Tensor:
+        if self._probe is None:
+            stream = ctx.benchmark.test_stream
+            per_exp = max(1, self.config.probe_size // len(stream))
+            xs = []
+            for exp in stream:
+                ds = exp.dataset
+                xs += [ds[i][0] for i in range(min(per_exp, len(ds)))]
+            self._probe = torch.stack(xs[: self.config.probe_size]).to(ctx.device)
+        return self._probe
+
+    def measures(self, template: OnlineMetaTemplate, ctx: StrategyContext) -> list[Measure]:
+        model = template.model
+        out: list[Measure] = []
+        if isinstance(model, HippoNet):
+            active = model.fraction_active(self._probe_batch(ctx))
+            for i, layer in enumerate(model.hidden_names):
+                group = model.layer_groups[layer]
+                out.append(Measure("percent_active", 100.0 * active[layer], entity=layer, group=group))
+                out.append(Measure("inhibition_m", float(model.inhibition[i].detach()), entity=layer, group=group))
+                out.append(Measure("units", float(model.units[layer]), entity=layer, group=group))
+        rel = relative_steps(template)
+        for name, lr in template.steps.values().items():
+            proj, group = _projection_of(model, name)
+            out.append(Measure("learned_lr", lr, entity=proj, group=group))
+            if name in rel:
+                out.append(Measure("relative_step", rel[name], entity=proj, group=group))
+        out += lesion_accuracies(model, ctx)
+        return out
+
+    def report(self, tables: list[pd.DataFrame]) -> list:
+        return [pathway_table(tables)]
+
+
+def _projection_of(model, param_name: str) -> tuple[str, str]:
+    if isinstance(model, HippoNet):
+        for p in model.spec.projections:
+            if param_name == f"weights.{p.key}":
+                return p.name, p.group
+    return param_name, ""
+
+
+def lesion_accuracies(model, ctx: StrategyContext) -> list[Measure]:
+    """Per-head accuracy on every test experience, intact and under each lesion.
+
+    Heads follow the benchmark's ``heads`` (target y = category + n_category *
+    item for a category/item pair); without heads the single output is
+    scored with the benchmark's score as "category".
+    """
+    lesions = getattr(model, "lesions", ())
+    if not lesions:
+        return []
+    heads = ctx.benchmark.heads or {}
+    n_cat = heads.get("category")
+    out = []
+    was_training = model.training
+    model.eval()
+    try:
+        for j, exp in enumerate(ctx.benchmark.test_stream):
+            x, y = _tensors(exp.dataset, ctx.device)
+            for lesion in (None, *lesions):
+                with torch.no_grad(), model.lesion(lesion):
+                    logits = model(x)
+                tag = lesion or ""
+                if n_cat and "item" in heads:
+                    cat = (logits[:, :n_cat].argmax(1) == y % n_cat).float().mean()
+                    item = (logits[:, n_cat:].argmax(1) == y // n_cat).float().mean()
+                    out.append(Measure("category_accuracy", float(cat), eval_exp=j, lesion=tag))
+                    out.append(Measure("item_accuracy", float(item), eval_exp=j, lesion=tag))
+                else:
+                    score = ctx.benchmark.score(logits, y).mean()
+                    out.append(Measure("category_accuracy", float(score), eval_exp=j, lesion=tag))
+    finally:
+        model.train(was_training)
+    return out
+
+
+def _tensors(dataset, device) -> tuple[torch.Tensor, torch.Tensor]:
+    xs, ys = zip(*[(s[0], s[1]) for s in (dataset[i] for i in range(len(dataset)))])
+    return torch.stack(xs).to(device), torch.as_tensor(ys).to(device)
+
+
+def pathway_table(tables: list[pd.DataFrame]) -> Table:
+    """Layers (group, units, % active, m) and projections (group, lr, relative step) after training."""
+    df = pd.concat(tables, ignore_index=True)
+    df = df[df["status"] == "ok"]
+    t = Table(title="meta-hippo: learned sparsity and learning rates (end of stream, mean over seeds)",
+              title_justify="left")
+    for col in ("kind", "name", "group", "units", "% active", "m", "learned lr", "relative step"):
+        t.add_column(col, justify="left" if col in ("kind", "name", "group") else "right")
+    if df.empty:
+        return t
+    last = df[df["train_exp"] == df["train_exp"].max()]
+    by = last.groupby(["metric", "entity"], sort=False)["value"].mean()
+    first = df[df["train_exp"] == -1].groupby(["metric", "entity"], sort=False)["value"].mean()
+
+    def get(metric, entity, src=by):
+        return src.get((metric, entity), float("nan"))
+
+    layers = last[last["metric"] == "percent_active"][["entity", "group"]].drop_duplicates()
+    for row in layers.itertuples(index=False):
+        t.add_row("layer", row.entity, row.group, f"{get('units', row.entity, first):.0f}",
+                  f"{get('percent_active', row.entity):.1f}", f"{get('inhibition_m', row.entity):.3f}", "", "")
+    projs = last[last["metric"] == "learned_lr"][["entity", "group"]].drop_duplicates()
+    for row in projs.itertuples(index=False):
+        t.add_row("projection", row.entity, row.group, "", "", "", f"{get('learned_lr', row.entity):.4g}",
+                  f"{get('relative_step', row.entity):.3g}")
+    return t
