@@ -72,6 +72,14 @@ class Strategy(Component):
         """Return an Avalanche ``BaseSGDTemplate`` ready to ``train(experience)``."""
         raise NotImplementedError
 
+    def prepare(self, ctx: StrategyContext) -> None:
+        """Work before the stream starts (default: none).
+
+        Strategies with a meta-training phase (OML) train ``ctx.model`` on
+        ``ctx.benchmark.meta_train`` here; the runner calls it after seeding
+        and before ``build``.
+        """
+
     def unsupported_reason(self, instance: BenchmarkInstance) -> str | None:
         if instance.kind not in self.scenarios:
             return (f"{self.name} supports {', '.join(sorted(self.scenarios))}; "
