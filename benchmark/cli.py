@@ -19,12 +19,20 @@ from hippo_bench import __version__
 from hippo_bench.errors import UserError
 
 RUN_KEYS = {"strategy", "benchmark", "model", "seeds", "benchmark_seed", "epochs", "batch_size",
-            "eval_batch_size", "out", "data_root", "device", "strategy_params", "benchmark_params",
+            "eval_batch_size", "out", "data_root", "device", "threads", "strategy_params", "benchmark_params",
             "model_params"}
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises UserError instead of printing usage and exiting."""
+    """argparse that raises UserError instead of printing usage and exiting.
+
+    Abbreviated flags are off: with flags generated from Config fields, a
+    prefix such as ``--mode`` would silently mean ``--model``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         raise UserError(f"{self.prog}: {message}")
@@ -154,6 +162,8 @@ def cmd_run(argv: Sequence[str]) -> int:
     parser.add_argument("--out", help="results folder (default: results)")
     parser.add_argument("--data-root", help="folder holding MNIST/ and omniglot/ (default: $HIPPO_BENCH_DATA)")
     parser.add_argument("--device", help="torch device (default: cpu)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads per run (default: 1; small online "
+                        "models run fastest on one)")
     parser.add_argument("--force", action="store_true", help="rerun even if the results file exists")
     strategy_dests = add_flags(parser, strategy_cls.Config, title=f"{strategy_name} parameters") if strategy_cls else {}
     bench_dests = add_flags(parser, bench_cls.Config, prefix="bench_", title=f"{bench_name} parameters (benchmark)")
@@ -221,6 +231,7 @@ def _run_resolved(parser, argv, rest, strategy_cls, strategy_config, bench_name,
     out = Path(run_opts.get("out", "results"))
     data_root = resolve_data_root(run_opts.get("data_root"))
     device = str(run_opts.get("device", "cpu"))
+    threads = _positive("--threads", run_opts.get("threads", 1))
     force = bool(run_opts.get("force", False))
 
     con = _console()
@@ -232,13 +243,16 @@ def _run_resolved(parser, argv, rest, strategy_cls, strategy_config, bench_name,
         plan = [(bench_name, bench_cls, bench_config)]
     # The model's flags are known once the model is: parse the leftovers for them.
     first_instance = plan[0][1](plan[0][2]).build(benchmark_seed, data_root)
-    model_name = model_name or first_instance.default_model
+    if not model_name:
+        preferred = strategy_cls.models
+        default = first_instance.default_model
+        model_name = default if not preferred or default in preferred else preferred[0]
     model_cls = models.get(model_name)
     mparser = _Parser(prog="hippo-bench run")
     model_dests = add_flags(mparser, model_cls.Config, prefix="model_")
     mns, unknown = mparser.parse_known_args(rest)
     if unknown:
-        raise UserError(f"hippo-bench run: unrecognized arguments: {' '.join(unknown)}")
+        raise UserError(_unrecognized(unknown, (parser, mparser)))
     f_model = {d[len("cfg__model_"):]: v for d, v in vars(mns).items() if d in model_dests}
     model_config = build_config(model_cls.Config, ("preset", model_layers[0]), ("config", model_layers[1]),
                                 ("flags", f_model), flag_prefix="model_")
@@ -255,7 +269,8 @@ def _run_resolved(parser, argv, rest, strategy_cls, strategy_config, bench_name,
             spec = RunSpec(benchmark=b_name, benchmark_config=b_config, strategy=strategy_cls,
                            strategy_config=strategy_config, model=model_name, model_config=model_config,
                            seed=seed, benchmark_seed=benchmark_seed, epochs=epochs, train_mb_size=batch,
-                           eval_mb_size=eval_mb, preset=preset_name, device=device)
+                           eval_mb_size=eval_mb, preset=preset_name, device=device,
+                           threads=threads)
             outcome = execute(spec, instance, out, force=force, progress=RichProgress())
             if outcome.status == "cached":
                 con.print(f"seed {seed}: results exist ({outcome.path}); reusing them (--force reruns)")
@@ -275,6 +290,21 @@ def _run_resolved(parser, argv, rest, strategy_cls, strategy_config, bench_name,
         con.print(f"[red]{len(failed)} of {len(all_outcomes)} runs failed; errors recorded in {out}/failed/[/]")
         return 1
     return 0
+
+
+def _unrecognized(unknown: list[str], parsers) -> str:
+    """The 'unrecognized arguments' message, naming the closest known flags."""
+    import difflib
+
+    known = sorted({o for p in parsers for a in p._actions for o in a.option_strings if o.startswith("--")})
+    hints = []
+    for arg in unknown:
+        if arg.startswith("--"):
+            close = difflib.get_close_matches(arg.split("=")[0], known, n=3, cutoff=0.6)
+            if close:
+                hints.append(f"{arg}: did you mean {', '.join(close)}?")
+    return f"hippo-bench run: unrecognized arguments: {' '.join(unknown)}" + (
+        f" ({'; '.join(hints)})" if hints else "")
 
 
 def instance_reports(instance, tables) -> list:
@@ -306,9 +336,29 @@ def cmd_leaderboard(argv: Sequence[str]) -> int:
 
 
 # --------------------------------------------------------------------- main
+def prepare_environment() -> None:
+    """Make library side effects safe before Avalanche or matplotlib is imported.
+
+    ``import avalanche`` creates ``~/.avalanche/config.json`` and fails when the
+    home folder is read-only (CI, containers); HOME then points at a private
+    folder under the cache (``$HIPPO_BENCH_CACHE``) or the temp folder.
+    """
+    import tempfile
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    home = Path.home()
+    if (home / ".avalanche" / "config.json").is_file() or os.access(home, os.W_OK):
+        return
+    user = getattr(os, "getuid", lambda: 0)()
+    base = os.environ.get("HIPPO_BENCH_CACHE") or os.path.join(tempfile.gettempdir(), f"hippo-bench-{user}")
+    private = Path(base) / "home"
+    private.mkdir(parents=True, exist_ok=True)
+    os.environ["HOME"] = str(private)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    prepare_environment()
     top = _Parser(prog="hippo-bench", description="Continual-learning benchmarks for meta-learned "
                   "hippocampal models and their baselines.",
                   epilog="commands: list | run --strategy NAME [...] | leaderboard build | data check|download")
@@ -335,7 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         from rich.markup import escape
 
-        Console(stderr=True, highlight=False).print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        message = " ".join(str(exc).split())  # always one line, whatever the source wrote
+        Console(stderr=True, highlight=False).print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal, get_args, get_origin
@@ -103,13 +104,9 @@ def coerce(spec: FieldSpec, value: Any, where: str) -> Any:
         elif tp is bool:
             result = _parse_bool(value)
         elif tp is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError(f"expected an integer, got {value!r}")
-            result = int(value)
+            result = _to_int(value)
         elif tp is float:
-            if isinstance(value, bool):
-                raise ValueError(f"expected a number, got {value!r}")
-            result = float(value)
+            result = _to_float(value)
         elif tp is str:
             if isinstance(value, (dict, list)):
                 raise ValueError(f"expected a string, got {value!r}")
@@ -126,6 +123,30 @@ def coerce(spec: FieldSpec, value: Any, where: str) -> Any:
     except (TypeError, ValueError) as exc:
         raise UserError(f"{where}: {exc}") from None
     return result
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"expected a number, got {value!r}") from None
+
+
+def _to_int(value: Any) -> int:
+    """An integer from an int, an integral float, or text such as "3" or "1e3"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    try:
+        f = _to_float(value)
+    except ValueError:
+        f = math.nan
+    if not f.is_integer():
+        raise ValueError(f"expected an integer, got {value!r}")
+    return int(f)
 
 
 def _check_range(spec: FieldSpec, v: Any) -> None:

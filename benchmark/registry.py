@@ -113,7 +113,10 @@ class Registry(Generic[T]):
         for ep in _entry_points(self.entry_point_group):
             try:
                 obj = ep.load()
-                if isinstance(obj, type) and obj not in self._classes.values():
+                if not isinstance(obj, type):
+                    raise TypeError(f"entry point must name a {self.base.__qualname__} subclass, "
+                                    f"got {type(obj).__name__}")
+                if obj not in self._classes.values():  # not already registered by its own decorator
                     self.add(ep.name, obj, origin=f"entry point {ep.value}")
             except BaseException as exc:  # noqa: BLE001 - a plugin may even call sys.exit
                 if isinstance(exc, KeyboardInterrupt):

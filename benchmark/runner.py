@@ -24,8 +24,8 @@ import torch
 from hippo_bench.errors import MetaLossError, UserError
 from hippo_bench.params import as_dict
 from hippo_bench.recording import Recorder
-from hippo_bench.results import (atomic_write_parquet, make_table, record_failure, result_path,
-                                 run_id_of, run_identity)
+from hippo_bench.results import (atomic_write_parquet, failure_path, make_table, record_failure,
+                                 result_path, run_id_of, run_identity)
 from hippo_bench.seeding import seed_everything
 from hippo_bench.strategies.base import Strategy, StrategyContext, silent_evaluator
 from hippo_bench.tasks.base import BenchmarkInstance, Measure
@@ -62,6 +62,7 @@ class RunSpec:
     eval_mb_size: int = 512
     preset: str = ""
     device: str = "cpu"
+    threads: int = 1  # torch intra-op threads; the small online models run fastest on one
 
     def identity(self) -> dict:
         return run_identity(
@@ -121,8 +122,8 @@ def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *,
     run_id = run_id_of(identity)
     path = result_path(out_dir, run_id) if out_dir is not None else None
     if path is not None and path.exists() and not force:
-        table = pd.read_parquet(path)
-        if (table["status"] == "ok").all():
+        table = _read_cached(path)
+        if table is not None and (table["status"] == "ok").all():
             return RunOutcome(spec, "cached", table, path)
 
     strategy = spec.strategy(spec.strategy_config)
@@ -140,25 +141,45 @@ def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *,
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # the run fails; other seeds go on
-        err = f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, MetaLossError):
-            err += "\n" + "".join(traceback.format_exception(exc)[-3:])
-        if out_dir is not None:
-            record_failure(out_dir, identity, err)
-        return RunOutcome(spec, "failed", None, None, err)
+        return _failed(spec, identity, out_dir, exc)
     finally:
         progress.end_run()
 
     table = make_table(identity, rows)
     if path is not None:
-        atomic_write_parquet(table, path)
+        try:
+            atomic_write_parquet(table, path)
+        except Exception as exc:  # e.g. a full disk: no file is left, the run counts as failed
+            return _failed(spec, identity, out_dir, exc, what="writing results: ")
+        stale = failure_path(out_dir, run_id)
+        if stale.exists():  # an earlier attempt failed; this one replaces it
+            stale.unlink()
     return RunOutcome(spec, "ok", table, path)
+
+
+def _read_cached(path: Path) -> pd.DataFrame | None:
+    """An existing results file, or None when it cannot be read (it is then rerun)."""
+    try:
+        return pd.read_parquet(path)
+    except Exception:  # noqa: BLE001 - any unreadable file just means "run again"
+        return None
+
+
+def _failed(spec: RunSpec, identity: dict, out_dir: Path | None, exc: Exception, what: str = "") -> RunOutcome:
+    """Record a failed run as JSON under ``<out>/failed/`` (never as a parquet)."""
+    err = f"{what}{type(exc).__name__}: {exc}"
+    if not isinstance(exc, MetaLossError):
+        err += "\n" + "".join(traceback.format_exception(exc)[-3:])
+    if out_dir is not None:
+        record_failure(out_dir, identity, err)
+    return RunOutcome(spec, "failed", None, None, err)
 
 
 def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkInstance,
                         progress: Progress) -> list[dict]:
     from hippo_bench.models import models
 
+    torch.set_num_threads(spec.threads)
     seed_everything(spec.seed)
     device = torch.device(spec.device)
     model = models.get(spec.model)(spec.model_config).build(instance.input_shape, instance.n_outputs,
@@ -169,6 +190,7 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
         evaluator=silent_evaluator(), train_mb_size=spec.train_mb_size,
         eval_mb_size=spec.eval_mb_size, epochs=spec.epochs, benchmark=instance, seed=spec.seed)
     with quiet_warnings():
+        strategy.prepare(ctx)  # e.g. OML's meta-training phase on instance.meta_train
         template = strategy.build(ctx)
 
     rows: list[dict] = []
