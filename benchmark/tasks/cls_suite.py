@@ -1,0 +1,26 @@
+"""cls: the three C-HORSE paradigms as one suite, run in turn by ``hippo-bench run --benchmark cls``."""
+
+from __future__ import annotations
+
+from hippo_bench.errors import UserError
+from hippo_bench.tasks import register
+from hippo_bench.tasks.base import AUTOASSOCIATIVE, Benchmark
+
+
+@register("cls")
+class ClsSuite(Benchmark):
+    description = "Suite: cls-pairs, cls-community and cls-inference in turn, each with its defaults"
+    references = ("Schapiro, Turk-Browne, Botvinick & Norman 2017 (C-HORSE)",)
+    kind = AUTOASSOCIATIVE
+    members = ("cls-pairs", "cls-community", "cls-inference")
+
+    def suite_report(self, tables_by_member: dict) -> list:
+        """The members side by side (``tables_by_member``: member name -> its runs' tidy tables)."""
+        from hippo_bench.analysis.cls_report import suite_table
+        from hippo_bench.tasks import benchmarks
+
+        return [suite_table(tables_by_member, {m: benchmarks.get(m).headline for m in tables_by_member})]
+
+    def build(self, seed, data_root=None):
+        raise UserError(f"cls is a suite of {', '.join(self.members)}: run it with `hippo-bench run "
+                        "--benchmark cls`, or build a member")

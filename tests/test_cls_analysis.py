@@ -1,0 +1,169 @@
+"""Similarity, production, lesion sweeps and the CLS loss/score on hand-built inputs."""
+
+import contextlib
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from hippo_bench.analysis.cls_probe import ItemProbe, item_measures
+from hippo_bench.analysis.item_layout import ItemLayout
+from hippo_bench.analysis.lesions import lesion_conditions
+from hippo_bench.analysis.production import Relation, production
+from hippo_bench.analysis.similarity import correlation_matrix, mean_similarity
+from hippo_bench.models.base import LayeredModel
+from hippo_bench.tasks.cls_common import AutoassociativeBCE, item_recall, pack_targets
+
+
+# ------------------------------------------------------------- similarity
+def test_identical_patterns_correlate_1_and_orthogonal_centred_ones_0():
+    p = torch.tensor([[1.0, -1, 1, -1], [1, -1, 1, -1], [1, 1, -1, -1], [2, 2, -2, -2]])
+    corr = correlation_matrix(p)
+    assert corr[0, 1] == pytest.approx(1.0)
+    assert corr[0, 2] == pytest.approx(0.0)
+    assert corr[2, 3] == pytest.approx(1.0)  # scale does not matter
+    assert mean_similarity(corr, [(0, 1), (2, 3)]) == pytest.approx(1.0)
+    assert mean_similarity(corr, [(0, 2), (1, 3)]) == pytest.approx(0.0)
+
+
+def test_one_hot_patterns_correlate_minus_one_over_n_minus_1_and_silent_ones_are_left_out():
+    p = torch.cat([torch.eye(4), torch.zeros(1, 4)])
+    corr = correlation_matrix(p)
+    assert corr[0, 1] == pytest.approx(-1 / 3)
+    assert math.isnan(corr[0, 4]) and math.isnan(corr[4, 4])
+    assert mean_similarity(corr, [(0, 1), (0, 4)]) == pytest.approx(-1 / 3)
+    assert math.isnan(mean_similarity(corr, [(4, 0)]))
+
+
+# ------------------------------------------------------------- production
+def test_production_reads_target_and_foil_units_through_the_item_permutation():
+    unit_of = [2, 0, 1]  # item i lives on unit unit_of[i]
+    activity = torch.zeros(3, 3)
+    activity[0, 0] = 0.8  # cue item 0 -> unit 0 = item 1 (its target)
+    activity[0, 1] = 0.1  # unit 1 = item 2 (its foil)
+    score = production(activity, [Relation(0, (1,), (2,))], unit_of)
+    assert (score.target, score.foil, score.choice) == pytest.approx((0.8, 0.1, 1.0))
+    tie = production(torch.zeros(3, 3), [Relation(0, (1,), (2,))], unit_of)
+    assert tie.choice == 0.5
+
+
+def test_production_of_an_output_identical_to_the_target_pattern_is_1_and_of_an_orthogonal_one_0():
+    unit_of = [0, 1, 2, 3]
+    activity = torch.eye(4)[[1, 0, 3, 2]]  # each cue produces exactly its partner's pattern
+    rels = [Relation(0, (1,), (3,)), Relation(1, (0,), (2,))]
+    s = production(activity, rels, unit_of)
+    assert (s.target, s.foil, s.choice) == (1.0, 0.0, 1.0)
+    s = production(torch.eye(4), rels, unit_of)  # output reproduces the cue itself only
+    assert (s.target, s.foil, s.choice) == (0.0, 0.0, 0.5)
+
+
+# ------------------------------------------------------------- probe rows
+LAYOUT = ItemLayout(unit_of=[0, 1, 2, 3], test_items=[[0, 1], [2, 3]],
+                    contrasts={"pair": [(0, 1), (2, 3)], "nonpair": [(0, 2), (0, 3), (1, 2), (1, 3)]},
+                    relations={"ab": [Relation(0, (1,), (3,)), Relation(2, (3,), (1,))]})
+
+
+def by_metric(measures, entity=None):
+    return {m.metric: m.value for m in measures if entity is None or m.entity in (entity, "output", "")}
+
+
+def test_item_measures_on_hand_built_activations():
+    v1, v2 = torch.tensor([1.0, -1, 1, -1]), torch.tensor([1.0, 1, -1, -1])
+    hidden = {"ca1": torch.stack([v1, v1, v2, v2])}
+    logits = torch.full((4, 4), -30.0)
+    logits[0, 1] = 30.0  # item 0 produces item 1
+    logits[2, 2] = 30.0  # item 2 recalls itself, produces nothing
+    logits[1, 1] = logits[3, 3] = 30.0
+    rows = item_measures(LAYOUT, logits, hidden, {"ca1": "MSP"}, lesion="msp")
+    m = by_metric(rows)
+    assert m["similarity_pair"] == pytest.approx(1.0) and m["similarity_nonpair"] == pytest.approx(0.0)
+    assert m["production_ab"] == pytest.approx(0.5, abs=1e-6)  # 1.0 for item 0, 0.0 for item 2
+    assert m["production_ab_foil"] == pytest.approx(0.0, abs=1e-6)
+    assert m["production_ab_choice"] == pytest.approx(0.75)  # win for item 0, tie for item 2
+    recall = {r.eval_exp: r.value for r in rows if r.metric == "accuracy"}
+    assert recall == {0: 0.5, 1: 1.0}  # item 0's most active unit is item 1's
+    assert all(r.lesion == "msp" for r in rows)
+    assert {r.group for r in rows if r.metric.startswith("similarity_")} == {"MSP"}
+    assert not [r for r in item_measures(LAYOUT, logits, hidden, {}) if r.metric == "accuracy"]  # intact: runner's
+
+
+class TwoPathwayNet(LayeredModel):
+    """ec -> dg -> ca1 (the "tsp" pathway) and ec -> ca1 (the "msp" pathway), ca1 -> output."""
+
+    lesions = ("msp", "tsp")
+    layer_groups = {"ec": "EC", "dg": "TSP", "ca1": "MSP"}
+
+    def __init__(self, n=4, seed=0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.ec, self.dg = nn.Linear(n, 6), nn.Linear(6, 6)
+        self.msp, self.tsp = nn.Linear(6, 5, bias=False), nn.Linear(6, 5, bias=False)
+        self.out = nn.Linear(5, n)
+        self.active = None
+
+    @contextlib.contextmanager
+    def lesion(self, name):
+        self.active = name
+        try:
+            yield
+        finally:
+            self.active = None
+
+    def hidden_activations(self, x):
+        ec = torch.relu(self.ec(x))
+        dg = torch.relu(self.dg(ec))
+        ca1 = torch.relu((0 if self.active == "msp" else self.msp(ec)) + (0 if self.active == "tsp" else self.tsp(dg)))
+        return {"ec": ec, "dg": dg, "ca1": ca1}
+
+    def forward(self, x):
+        return self.out(self.hidden_activations(x)["ca1"])
+
+
+def test_lesion_sweep_removes_exactly_the_named_pathway():
+    model = TwoPathwayNet()
+    assert lesion_conditions(model) == ["", "msp", "tsp"]
+    assert lesion_conditions(nn.Sequential(nn.Linear(2, 2))) == [""]
+    before = model(torch.eye(4)).detach()
+    rows = ItemProbe(LAYOUT)(model)
+    assert torch.equal(model(torch.eye(4)).detach(), before) and model.active is None  # restored
+    for lesion, weight in (("msp", "msp"), ("tsp", "tsp")):
+        cut = copy.deepcopy(model)
+        with torch.no_grad():
+            getattr(cut, weight).weight.zero_()  # the pathway's contribution removed by hand
+        expected = {(m.metric, m.entity): m.value for m in ItemProbe(LAYOUT)(cut) if m.lesion == ""}
+        got = {(m.metric, m.entity): m.value for m in rows if m.lesion == lesion and m.metric != "accuracy"}
+        assert got.keys() == expected.keys()
+        for key, value in expected.items():
+            assert got[key] == pytest.approx(value, nan_ok=True), key
+    intact = {(m.metric, m.entity): m.value for m in rows if m.lesion == ""}
+    msp = {(m.metric, m.entity): m.value for m in rows if m.lesion == "msp"}
+    assert msp[("similarity_pair", "dg")] == intact[("similarity_pair", "dg")]  # upstream layers untouched
+    assert msp[("similarity_pair", "ca1")] != intact[("similarity_pair", "ca1")]
+    assert {m.lesion for m in rows if m.metric == "accuracy"} == {"msp", "tsp"}
+
+
+def test_probe_on_a_plain_model_measures_its_hooked_layers_intact_only():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4))
+    model.train()
+    rows = ItemProbe(LAYOUT)(model)
+    assert model.training  # mode restored
+    assert {m.entity for m in rows if m.metric == "similarity_pair"} == {"1", "3"}
+    assert {m.lesion for m in rows} == {""}
+
+
+# ------------------------------------------------------------- loss, score
+def test_autoassociative_loss_is_bce_against_the_input_pattern_summed_over_units():
+    logits = torch.tensor([[0.5, -1.0, 2.0]])
+    y = pack_targets(torch.tensor([2]), torch.tensor([0]), 3)
+    target = torch.tensor([0.9, 0.0, 1.0])
+    p = torch.sigmoid(logits[0])
+    manual = -(target * p.log() + (1 - target) * (1 - p).log()).sum()
+    assert AutoassociativeBCE(3, 0.9)(logits, y).item() == pytest.approx(manual.item(), rel=1e-5)
+
+
+def test_item_recall_is_1_when_the_shown_items_unit_is_most_active():
+    y = pack_targets(torch.tensor([2, 1]), torch.tensor([-1, 0]), 3)
+    out = torch.tensor([[0.0, 0.1, 0.9], [0.9, 0.5, 0.0]])  # second trial: the previous item wins
+    assert item_recall(out, y, n_units=3).tolist() == [1.0, 0.0]
