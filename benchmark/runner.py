@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import pandas as pd
 import torch
 
+from hippo_bench.eval_batches import cache_eval_batches
 from hippo_bench.errors import MetaLossError, UserError
 from hippo_bench.params import as_dict
 from hippo_bench.recording import Recorder
@@ -192,6 +193,7 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
     with quiet_warnings():
         strategy.prepare(ctx)  # e.g. OML's meta-training phase on instance.meta_train
         template = strategy.build(ctx)
+    cache_eval_batches(template)
 
     rows: list[dict] = []
     T = instance.n_experiences
@@ -213,18 +215,19 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
     progress.start_run(label, T)
     t_start = time.perf_counter()
     evaluate(-1)
-    train_time = 0.0
+    train_time = train_cpu = 0.0
     n_samples = 0
     experiences = [instance.train_stream] if strategy.trains_jointly else list(instance.train_stream)
     for k, exp in enumerate(experiences):
         n = (sum(len(e.dataset) for e in exp) if strategy.trains_jointly else len(exp.dataset)) * spec.epochs
         train_exp = T - 1 if strategy.trains_jointly else k
         progress.start_experience(train_exp, n)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with quiet_warnings():
             template.train(exp)
         dt = time.perf_counter() - t0
         train_time += dt
+        train_cpu += time.process_time() - c0
         n_samples += n
         rows.append(dict(train_exp=train_exp, eval_exp=-1, metric="train_time_s", value=dt,
                          entity="", group="", lesion=""))
@@ -232,6 +235,7 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
     wall = time.perf_counter() - t_start
     last = T - 1
     for metric, value in (("wall_time_s", wall), ("train_time_s_total", train_time),
+                          ("train_cpu_time_s", train_cpu),
                           ("train_samples", float(n_samples)),
                           ("train_samples_per_s", n_samples / train_time if train_time > 0 else float("nan")),
                           ("run_samples_per_s", n_samples / wall if wall > 0 else float("nan")),
