@@ -258,6 +258,7 @@ def _run_resolved(parser, argv, rest, strategy_cls, strategy_config, bench_name,
                                 ("flags", f_model), flag_prefix="model_")
 
     all_outcomes = []
+    by_member: dict[str, list] = {}
     for i, (b_name, b_cls, b_config) in enumerate(plan):
         instance = first_instance if i == 0 else b_cls(b_config).build(benchmark_seed, data_root)
         batch = run_opts.get("batch_size") or strategy_cls.default_batch_size or instance.default_batch_size
@@ -285,6 +286,10 @@ def _run_resolved(parser, argv, rest, strategy_cls, strategy_config, bench_name,
             for renderable in instance_reports(instance, tables):
                 con.print(renderable)
         all_outcomes += outcomes
+        by_member[b_name] = tables
+    if bench_cls.members and by_member:
+        for renderable in bench_cls(bench_config).suite_report(by_member):
+            con.print(renderable)
     failed = [o for o in all_outcomes if o.status == "failed"]
     if failed:
         con.print(f"[red]{len(failed)} of {len(all_outcomes)} runs failed; errors recorded in {out}/failed/[/]")

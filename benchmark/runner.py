@@ -217,6 +217,8 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
     evaluate(-1)
     train_time = train_cpu = 0.0
     n_samples = 0
+    # A protocol that fixes the order of samples within an experience (OML's) says so.
+    train_kwargs = {"shuffle": False} if instance.extra.get("train_shuffle") is False else {}
     experiences = [instance.train_stream] if strategy.trains_jointly else list(instance.train_stream)
     for k, exp in enumerate(experiences):
         n = (sum(len(e.dataset) for e in exp) if strategy.trains_jointly else len(exp.dataset)) * spec.epochs
@@ -224,7 +226,7 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
         progress.start_experience(train_exp, n)
         t0, c0 = time.perf_counter(), time.process_time()
         with quiet_warnings():
-            template.train(exp)
+            template.train(exp, **train_kwargs)
         dt = time.perf_counter() - t0
         train_time += dt
         train_cpu += time.process_time() - c0

@@ -20,8 +20,8 @@ prepare_environment()
 
 REPO = Path(__file__).resolve().parents[1]
 
-# split-patterns cut down to two experiences of two classes: a run takes well under a second.
-TINY_BENCH = ["--bench-n-classes", "4", "--bench-classes-per-exp", "2", "--bench-dim", "16",
+# split-patterns (named: the default benchmark is the cls suite) cut down to two experiences of two classes: a run takes well under a second.
+TINY_BENCH = ["--benchmark", "split-patterns", "--bench-n-classes", "4", "--bench-classes-per-exp", "2", "--bench-dim", "16",
               "--bench-train-per-class", "10", "--bench-test-per-class", "5"]
 
 

@@ -101,7 +101,7 @@ def preset_dir(tmp_path, monkeypatch):
 
 def test_precedence_defaults_preset_yaml_flags(captured_specs, preset_dir, tmp_path, run_cli, tiny_bench):
     (preset_dir / "spine-test.yaml").write_text(
-        "description: test preset\nstrategy: ewc\nepochs: 2\nseeds: [4]\n"
+        "description: test preset\nstrategy: ewc\nbenchmark: split-patterns\nepochs: 2\nseeds: [4]\n"
         "lr: 0.11\newc_lambda: 5.0\nmode: online\n"
         "benchmark_params: {noise: 0.1}\nmodel_params: {hidden: [32]}\n")
     config = tmp_path / "run.yaml"

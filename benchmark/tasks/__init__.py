@@ -7,4 +7,5 @@ benchmarks: Registry = Registry("benchmark", Benchmark, package="hippo_bench.tas
                                 entry_point_group="hippo_bench.benchmarks")
 register = benchmarks.register
 
-DEFAULT_BENCHMARK = "split-patterns"
+# The synthetic CLS suite: needs no data and exercises what meta-hippo is about.
+DEFAULT_BENCHMARK = "cls"

@@ -90,6 +90,10 @@ class Benchmark(Component):
     def build(self, seed: int, data_root: Path | None) -> BenchmarkInstance:  # pragma: no cover
         raise NotImplementedError
 
+    def suite_report(self, tables_by_member: dict[str, list]) -> list:
+        """A suite's side-by-side renderables after all members ran (default: none)."""
+        return []
+
 
 def tensor_stream_benchmark(train: Sequence[tuple[Tensor, Tensor]], test: Sequence[tuple[Tensor, Tensor]],
                             task_labels: Sequence[int] | None = None):
