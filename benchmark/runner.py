@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import pandas as pd
 import torch
 
-from hippo_bench.eval_batches import cache_eval_batches
+from hippo_bench.tensor_batches import cache_eval_batches
 from hippo_bench.errors import MetaLossError, UserError
 from hippo_bench.params import as_dict
 from hippo_bench.recording import Recorder

@@ -247,9 +247,9 @@ class HippoNet(LayeredModel):
                 else:
                     k = self.k[layer.name]
                     theta = torch.topk(z, k, dim=-1).values[..., k - 1:k]
-                    u = z - self.inhibition[self._m_index[layer.name]] * theta
-                    active[layer.name] = u > 0
-                    acts[layer.name] = u.clamp_min(0)
+                    a = (z - self.inhibition[self._m_index[layer.name]] * theta).clamp_min_(0)
+                    active[layer.name] = a.sign()  # 1.0 where the unit passed the threshold
+                    acts[layer.name] = a
             out = torch.cat([acts[o] for o in self.spec.outputs], dim=-1)
             loss, g_out = loss_grad(out)
             grads: dict[str, Tensor] = {}
@@ -277,6 +277,84 @@ class HippoNet(LayeredModel):
                     grads[p.src] = da if p.src not in grads else grads[p.src] + da
             inputs = {p.key: normed[p.src] for p in self.spec.projections}
         return loss, inputs, errors
+
+    def state_gradients(self, x: Tensor, loss_grad, low_rank: dict[str, LowRank]):
+        """Forward a batch through S low-rank weight states and backpropagate by hand.
+
+        ``x`` (N, ...) is shared by the S states of ``low_rank`` (every
+        projection's ``C`` is (S, B)); ``loss_grad`` maps the (S, N, n_out)
+        logits to (loss, dloss/dlogits). Returns the loss and its gradients
+        with respect to each slow weight (key -> (out, in)), each ``C``
+        (key -> (S, B)) and the inhibition multipliers m. This is the
+        meta-gradient of the first-order loop: the inner-step errors D and
+        inputs H are constants.
+        """
+        with torch.no_grad():
+            w = self.weights
+            m_all = self.inhibition
+            x = x.flatten(1)
+            acts: dict[str, Tensor] = {"input": x}
+            normed: dict[str, Tensor] = {}
+            norms: dict[str, Tensor] = {}
+            overlaps: dict[str, Tensor] = {}
+            saved: dict[str, tuple[Tensor, Tensor]] = {}
+            for layer in self.spec.layers:
+                z = None
+                for p in self._incoming[layer.name]:
+                    if p.src not in normed:
+                        a = acts[p.src]
+                        norms[p.src] = a.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+                        normed[p.src] = a / norms[p.src]
+                    h = normed[p.src]
+                    lr_ = low_rank[p.key]
+                    overlaps[p.key] = P = h @ lr_.H.t()  # (S|1, N, B)
+                    contrib = h @ w[p.key].t() - (P * lr_.C.unsqueeze(-2)) @ lr_.D
+                    z = contrib if z is None else z + contrib
+                if layer.output:
+                    acts[layer.name] = z
+                else:
+                    k = self.k[layer.name]
+                    theta = torch.topk(z, k, dim=-1).values[..., k - 1:k]
+                    a = (z - m_all[self._m_index[layer.name]] * theta).clamp_min_(0)
+                    saved[layer.name] = (a.sign(), theta)  # 1.0 where the unit passed the threshold
+                    acts[layer.name] = a
+            out = torch.cat([acts[o] for o in self.spec.outputs], dim=-1)
+            loss, g_out = loss_grad(out)
+            grads: dict[str, Tensor] = {}
+            start = 0
+            for o in self.spec.outputs:
+                n = self.units[o]
+                grads[o] = g_out[..., start:start + n]
+                start += n
+            d_weights: dict[str, Tensor] = {}
+            d_coef: dict[str, Tensor] = {}
+            d_m = torch.zeros_like(m_all)
+            for layer in reversed(self.spec.layers):
+                g = grads.get(layer.name)
+                if g is None:
+                    continue
+                if layer.output:
+                    delta = g
+                else:
+                    active, theta = saved[layer.name]
+                    delta = g * active
+                    d_m[self._m_index[layer.name]] = -(delta * theta).sum()
+                flat_delta = delta.reshape(-1, delta.shape[-1])
+                for p in self._incoming[layer.name]:
+                    h = normed[p.src]
+                    lr_ = low_rank[p.key]
+                    if h.dim() == 2:  # the input, shared by every state
+                        d_weights[p.key] = delta.sum(0).t() @ h
+                    else:
+                        d_weights[p.key] = flat_delta.t() @ h.reshape(-1, h.shape[-1])
+                    dP = delta @ lr_.D.t()  # (S, N, B): -d loss / d(P * C)
+                    d_coef[p.key] = -(dP * overlaps[p.key]).sum(-2)
+                    if p.src == "input":
+                        continue
+                    dh = delta @ w[p.key] - (dP * lr_.C.unsqueeze(-2)) @ lr_.H
+                    da = (dh - h * (h * dh).sum(-1, keepdim=True)) / norms[p.src]
+                    grads[p.src] = da if p.src not in grads else grads[p.src] + da
+        return loss, d_weights, d_coef, d_m
 
     def fraction_active(self, x: Tensor) -> dict[str, float]:
         """Share of units above zero per hidden layer on a batch."""

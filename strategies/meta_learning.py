@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from hippo_bench.errors import MetaLossError
+from hippo_bench.tensor_batches import TensorBatches, collate_all
 
 
 # ------------------------------------------------------------------ replay
@@ -175,6 +176,12 @@ class MaterialisedPath:
             total = total + self.criterion(_call(self.model, {**self._fast(i, graph=True), **extra}, x, t), y)
         return total / len(self.grads)
 
+    def meta_backward(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
+        loss = self.meta_loss(x, y, t)
+        if torch.isfinite(loss):
+            loss.backward()
+        return loss.detach()
+
 
 def _call(model: nn.Module, tensors: dict[str, Tensor], x: Tensor, t: Tensor) -> Tensor:
     from avalanche.models import MultiTaskModule
@@ -195,19 +202,33 @@ class LowRankPath:
         self.keys = [p.key for p in model.spec.projections]
         self.dst = {p.key: p.dst for p in model.spec.projections}
         self.param_name = {p.key: f"weights.{p.key}" for p in model.spec.projections}
-        self.H: dict[str, list[Tensor]] = {}
-        self.D: dict[str, list[Tensor]] = {}
+        self.H: dict[str, Tensor] = {}  # (rows, in) inputs of the inner steps so far, per projection
+        self.D: dict[str, Tensor] = {}  # (rows, out) their errors
         self.n = 0
 
     def reset(self) -> None:
-        self.H = {k: [] for k in self.keys}
-        self.D = {k: [] for k in self.keys}
         self.n = 0
 
     def _low_rank(self, coef: Callable[[str], Tensor]):
         from hippo_bench.models.hippo_net import LowRank
 
-        return {k: LowRank(torch.cat(self.H[k]), torch.cat(self.D[k]), coef(k)) for k in self.keys}
+        n = self.n
+        return {k: LowRank(self.H[k][:n], self.D[k][:n], coef(k)) for k in self.keys}
+
+    def _store(self, inputs: dict[str, Tensor], errors: dict[str, Tensor]) -> None:
+        """Row n of each projection's H and D (buffers grow when a batch is larger than before)."""
+        n = self.n
+        for k in self.keys:
+            h, d = inputs[k].reshape(-1), errors[self.dst[k]].reshape(-1)
+            if k not in self.H or self.H[k].shape[0] <= n:
+                rows = max(2 * n, 8)
+                H, D = h.new_zeros(rows, h.numel()), d.new_zeros(rows, d.numel())
+                if k in self.H:
+                    H[:n], D[:n] = self.H[k][:n], self.D[k][:n]
+                self.H[k], self.D[k] = H, D
+            self.H[k][n] = h
+            self.D[k][n] = d
+        self.n = n + 1
 
     def inner_step(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
         low_rank = None
@@ -217,10 +238,7 @@ class LowRankPath:
 
         loss_grad = functools.partial(_loss_and_grad, self.criterion, y)
         loss, inputs, errors = self.model.sample_errors(x, loss_grad, low_rank)
-        for k in self.keys:
-            self.H[k].append(inputs[k])
-            self.D[k].append(errors[self.dst[k]])
-        self.n += 1
+        self._store(inputs, errors)
         return loss
 
     def _tril(self, B: int, like: Tensor) -> Tensor:
@@ -228,9 +246,29 @@ class LowRankPath:
             self._mask = torch.tril(torch.ones(B, B, dtype=like.dtype, device=like.device))
         return self._mask
 
-    def meta_loss(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
+    def meta_backward(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
+        """Meta-loss over all B inner steps at once; gradients by hand into ``.grad``."""
         B = self.n
         mask = self._tril(B, x)  # state i has the steps j <= i
+        with torch.enable_grad():
+            steps = {k: self.steps.step(self.param_name[k]) for k in self.keys}
+        with torch.no_grad():
+            low_rank = self._low_rank(lambda k: steps[k].detach() * mask)
+        loss, d_w, d_c, d_m = self.model.state_gradients(
+            x, functools.partial(_state_loss_and_grad, self.criterion, y), low_rank)
+        for k, p in self.model.weights.items():
+            p.grad = d_w[k]
+        if self.model.inhibition.requires_grad:
+            self.model.inhibition.grad = d_m
+        learned = [k for k in self.keys if steps[k].requires_grad]
+        if learned:  # chain rule into the step-size parameters (relu(alpha), masks, ...)
+            torch.autograd.backward([steps[k] for k in learned], [(d_c[k] * mask).sum() for k in learned])
+        return loss
+
+    def meta_loss(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
+        """The same meta-loss with autograd (kept as the reference the hand-written pass is tested against)."""
+        B = self.n
+        mask = self._tril(B, x)
         low_rank = self._low_rank(lambda k: self.steps.step(self.param_name[k]) * mask)
         extra = self.extra()
         out = self.model.run(x.flatten(1), inhibition=extra.get("inhibition"), low_rank=low_rank)[0]
@@ -301,22 +339,19 @@ class OnlineMetaTemplate(SupervisedMetaLearningTemplate):
 
     def _outer_update(self, **kwargs):
         mx, my, mt = self._meta_batch
-        meta_loss = self.path.meta_loss(mx, my, mt)
+        weights = self._weights
+        step_params = self._step_params
+        for p in weights + step_params:
+            p.grad = None
+        if self.learn_inhibition:
+            self.model.inhibition.grad = None
+        meta_loss = self.path.meta_backward(mx, my, mt)
         if not torch.isfinite(meta_loss):
             exp = getattr(self.experience, "current_experience", "?")
             raise MetaLossError(
                 f"meta-loss is {float(meta_loss)} at experience {exp}, meta-step {self.meta_steps} "
                 f"(iteration {self.clock.train_exp_iterations} of this experience); lower the step-size or "
                 f"inhibition learning rates, or alpha_init")
-        weights = self._weights
-        for p in weights:
-            p.grad = None
-        step_params = self._step_params
-        for p in step_params:
-            p.grad = None
-        if self.learn_inhibition:
-            self.model.inhibition.grad = None
-        meta_loss.backward()
         with torch.no_grad():
             _clip_(weights, self.grad_clip)
             if self.step_lr > 0:
@@ -342,6 +377,10 @@ class OnlineMetaTemplate(SupervisedMetaLearningTemplate):
         """The (clipped) meta-gradient of each weight from the last update."""
         return {n: p.grad for n, p in self.model.named_parameters() if p.grad is not None}
 
+    def make_train_dataloader(self, shuffle: bool = True, **kwargs):
+        """The experience collated once, then sliced into minibatches (see hippo_bench.tensor_batches)."""
+        self.dataloader = TensorBatches(collate_all(self.adapted_dataset), self.train_mb_size, shuffle)
+
     def training_epoch(self, **kwargs):
         """Avalanche's MetaUpdate epoch without its extra forward pass after each update."""
         for self.mbatch in self.dataloader:
@@ -363,16 +402,22 @@ def _loss_and_grad(criterion: Callable, y: Tensor, out: Tensor) -> tuple[Tensor,
     """Loss and its gradient w.r.t. the logits; closed form for plain cross-entropy."""
     if type(criterion) is nn.CrossEntropyLoss and criterion.weight is None and criterion.reduction == "mean" \
             and criterion.label_smoothing == 0.0 and out.dim() == 2:
-        logp = torch.log_softmax(out, dim=1)
         n = out.shape[0]
-        rows = torch.arange(n)
-        grad = logp.exp()
-        grad[rows, y] -= 1.0
-        return -logp[rows, y].mean(), grad / n
+        logp = torch.log_softmax(out, dim=1)
+        target = y.unsqueeze(1)
+        grad = logp.exp().scatter_add_(1, target, out.new_full((n, 1), -1.0))
+        return -logp.gather(1, target).mean(), grad.div_(n)
     with torch.enable_grad():
         leaf = out.detach().requires_grad_()
         loss = criterion(leaf, y)
         return loss.detach(), torch.autograd.grad(loss, leaf)[0]
+
+
+def _state_loss_and_grad(criterion: Callable, y: Tensor, out: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean over S weight states of the criterion on (S, N, C) logits, and its gradient."""
+    S, N = out.shape[0], out.shape[1]
+    loss, grad = _loss_and_grad(criterion, y.repeat(S), out.reshape(S * N, -1))
+    return loss, grad.reshape(out.shape)
 
 
 def _clip_(params: list[Tensor], max_norm: float) -> None:
