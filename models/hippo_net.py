@@ -212,7 +212,8 @@ class HippoNet(LayeredModel):
             else acts[self.spec.outputs[0]]
         return out, acts, pre, inputs
 
-    def sample_errors(self, x: Tensor, loss_grad, low_rank: dict[str, LowRank] | None = None):
+    def sample_errors(self, x: Tensor, loss_grad, low_rank: dict[str, LowRank] | None = None,
+                      input_terms: dict[str, tuple[Tensor, Tensor]] | None = None):
         """One sample's projection inputs h and layer errors dL/dz, by hand (no autograd graph).
 
         This is the inner step of first-order meta-learning: the gradient of
@@ -220,10 +221,13 @@ class HippoNet(LayeredModel):
         maps the (1, n_out) logits to (loss, dL/dlogits). The weights are the
         module's own plus the ``low_rank`` fast-weight corrections; the
         inhibition threshold is a constant (stop gradient), so the error
-        passes a hidden layer through its active units only.
+        passes a hidden layer through its active units only. ``input_terms``
+        may hold, per projection from the input, the normalised sample and
+        its product with the slow weight, computed for a whole batch at once.
         """
         with torch.no_grad():
-            w = self.weights
+            w = dict(self.weights.items())  # plain dict: ParameterDict lookups are slow in this hot loop
+            m_all = self.inhibition
             x = x.reshape(1, -1)
             acts: dict[str, Tensor] = {"input": x}
             normed: dict[str, Tensor] = {}
@@ -232,12 +236,16 @@ class HippoNet(LayeredModel):
             for layer in self.spec.layers:
                 z = None
                 for p in self._incoming[layer.name]:
-                    if p.src not in normed:
-                        a = acts[p.src]
-                        norms[p.src] = a.norm().clamp_min(1e-12)
-                        normed[p.src] = a / norms[p.src]
-                    h = normed[p.src]
-                    contrib = h @ w[p.key].t()
+                    if input_terms and p.key in input_terms:
+                        h, contrib = input_terms[p.key]
+                        normed.setdefault(p.src, h)
+                    else:
+                        if p.src not in normed:
+                            a = acts[p.src]
+                            norms[p.src] = torch.linalg.vector_norm(a).clamp_min(1e-12)
+                            normed[p.src] = a / norms[p.src]
+                        h = normed[p.src]
+                        contrib = h @ w[p.key].t()
                     if low_rank is not None and p.key in low_rank:
                         lr_ = low_rank[p.key]
                         contrib = contrib - ((h @ lr_.H.t()) * lr_.C) @ lr_.D
@@ -247,7 +255,7 @@ class HippoNet(LayeredModel):
                 else:
                     k = self.k[layer.name]
                     theta = torch.topk(z, k, dim=-1).values[..., k - 1:k]
-                    a = (z - self.inhibition[self._m_index[layer.name]] * theta).clamp_min_(0)
+                    a = (z - m_all[self._m_index[layer.name]] * theta).clamp_min_(0)
                     active[layer.name] = a.sign()  # 1.0 where the unit passed the threshold
                     acts[layer.name] = a
             out = torch.cat([acts[o] for o in self.spec.outputs], dim=-1)
@@ -290,7 +298,7 @@ class HippoNet(LayeredModel):
         inputs H are constants.
         """
         with torch.no_grad():
-            w = self.weights
+            w = dict(self.weights.items())
             m_all = self.inhibition
             x = x.flatten(1)
             acts: dict[str, Tensor] = {"input": x}
@@ -303,7 +311,7 @@ class HippoNet(LayeredModel):
                 for p in self._incoming[layer.name]:
                     if p.src not in normed:
                         a = acts[p.src]
-                        norms[p.src] = a.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+                        norms[p.src] = torch.linalg.vector_norm(a, dim=-1, keepdim=True).clamp_min(1e-12)
                         normed[p.src] = a / norms[p.src]
                     h = normed[p.src]
                     lr_ = low_rank[p.key]

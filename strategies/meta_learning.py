@@ -69,17 +69,20 @@ class ReservoirBuffer:
             self.x = x.new_empty((self.capacity, *x.shape[1:]))
             self.y = y.new_empty((self.capacity, *y.shape[1:]))
             self.t = t.new_empty((self.capacity,))
+        slots: dict[int, int] = {}  # buffer slot -> sample index (a later sample wins a shared slot)
         for i in range(x.shape[0]):
             if self.size < self.capacity:
-                slot = self.size
+                slots[self.size] = i
                 self.size += 1
             else:
                 slot = self.rng.randint(0, self.seen)  # inclusive: keeps with prob capacity/(seen+1)
-                if slot >= self.capacity:
-                    slot = -1
+                if slot < self.capacity:
+                    slots[slot] = i
             self.seen += 1
-            if slot >= 0:
-                self.x[slot], self.y[slot], self.t[slot] = x[i], y[i], t[i]
+        if slots:
+            where = torch.tensor(list(slots.keys()))
+            which = torch.tensor(list(slots.values()))
+            self.x[where], self.y[where], self.t[where] = x[which], y[which], t[which]
 
     def sample(self, n: int) -> tuple[Tensor, Tensor, Tensor] | None:
         if self.size == 0 or n <= 0:
@@ -169,6 +172,10 @@ class MaterialisedPath:
         self.grads.append({n: (gi if gi is not None else torch.zeros_like(leaves[n])) for n, gi in zip(leaves, g)})
         return loss.detach()
 
+    def inner_loop(self, x: Tensor, y: Tensor, t: Tensor) -> None:
+        for i in range(x.shape[0]):
+            self.inner_step(x[i:i + 1], y[i:i + 1], t[i:i + 1])
+
     def meta_loss(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
         extra = self.extra()
         total = 0.0
@@ -202,6 +209,7 @@ class LowRankPath:
         self.keys = [p.key for p in model.spec.projections]
         self.dst = {p.key: p.dst for p in model.spec.projections}
         self.param_name = {p.key: f"weights.{p.key}" for p in model.spec.projections}
+        self.input_keys = [p.key for p in model.spec.projections if p.src == "input"]
         self.H: dict[str, Tensor] = {}  # (rows, in) inputs of the inner steps so far, per projection
         self.D: dict[str, Tensor] = {}  # (rows, out) their errors
         self.n = 0
@@ -230,16 +238,25 @@ class LowRankPath:
             self.D[k][n] = d
         self.n = n + 1
 
-    def inner_step(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
-        low_rank = None
-        if self.n:
-            with torch.no_grad():
-                low_rank = self._low_rank(lambda k: self.steps.step(self.param_name[k]).reshape(1, 1).expand(1, self.n))
+    def inner_loop(self, x: Tensor, y: Tensor, t: Tensor) -> None:
+        """The first-order inner steps on the samples of ``x``, one at a time.
 
-        loss_grad = functools.partial(_loss_and_grad, self.criterion, y)
-        loss, inputs, errors = self.model.sample_errors(x, loss_grad, low_rank)
-        self._store(inputs, errors)
-        return loss
+        What does not change between steps is computed once for the batch:
+        the step sizes and, for projections from the input, the normalised
+        samples and their products with the slow weights.
+        """
+        with torch.no_grad():
+            steps = {k: self.steps.step(self.param_name[k]).reshape(1, 1) for k in self.keys}
+            flat = x.flatten(1)
+            x_hat = flat / torch.linalg.vector_norm(flat, dim=-1, keepdim=True).clamp_min(1e-12)
+            weights = dict(self.model.weights.items())
+            from_input = {k: x_hat @ weights[k].t() for k in self.input_keys}
+        for i in range(x.shape[0]):
+            low_rank = self._low_rank(lambda k: steps[k].expand(1, self.n)) if self.n else None
+            loss_grad = functools.partial(_loss_and_grad, self.criterion, y[i:i + 1])
+            input_terms = {k: (x_hat[i:i + 1], xw[i:i + 1]) for k, xw in from_input.items()}
+            loss, inputs, errors = self.model.sample_errors(x[i:i + 1], loss_grad, low_rank, input_terms)
+            self._store(inputs, errors)
 
     def _tril(self, B: int, like: Tensor) -> Tensor:
         if getattr(self, "_mask", None) is None or self._mask.shape[0] != B:
@@ -333,8 +350,7 @@ class OnlineMetaTemplate(SupervisedMetaLearningTemplate):
         else:
             self._meta_batch = (x, y, t)
         self.path.reset()
-        for i in range(x.shape[0]):
-            self.path.inner_step(x[i:i + 1], y[i:i + 1], t[i:i + 1])
+        self.path.inner_loop(x, y, t)
         self.replay.push(x, y, t)
 
     def _outer_update(self, **kwargs):
@@ -425,10 +441,8 @@ def _clip_(params: list[Tensor], max_norm: float) -> None:
     grads = [p.grad for p in params if p.grad is not None]
     if not grads or max_norm <= 0:
         return
-    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-    scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
-    for g in grads:
-        g.mul_(scale)
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    torch._foreach_mul_(grads, (max_norm / (total + 1e-6)).clamp(max=1.0))
 
 
 def relative_steps(template: OnlineMetaTemplate) -> dict[str, float]:

@@ -21,11 +21,14 @@ class RichProgress:
 
     def start_run(self, label: str, n_experiences: int) -> None:
         self._n_exp = n_experiences
+        if not self.console.is_terminal:  # nothing would be shown: skip the bookkeeping too
+            self._progress = None
+            return
         self._progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TaskProgressColumn(), TimeElapsedColumn(),
             TextColumn("{task.fields[rate]}"),
-            console=self.console, transient=True, disable=not self.console.is_terminal)
+            console=self.console, transient=True)
         self._progress.start()
         self._run_task = self._progress.add_task(label, total=n_experiences, rate="")
         self._exp_task = None
@@ -36,17 +39,22 @@ class RichProgress:
         if self._exp_task is not None:
             self._progress.update(self._run_task, advance=1)
             self._progress.remove_task(self._exp_task)
-        self._t0, self._done = time.perf_counter(), 0
+        self._t0, self._done, self._shown_at = time.perf_counter(), 0, 0.0
         self._exp_task = self._progress.add_task(f"experience {k + 1}/{self._n_exp}", total=n_samples,
                                                  rate="")
 
     def advance(self, n: int) -> None:
+        """Count samples; redraw at most every 0.1 s (online learners call this every few samples)."""
         if self._progress is None or self._exp_task is None:
             return
         self._done += n
-        elapsed = time.perf_counter() - self._t0
+        now = time.perf_counter()
+        if now - self._shown_at < 0.1:
+            return
+        elapsed = now - self._t0
         rate = f"{self._done / elapsed:,.0f} samples/s" if elapsed > 0 else ""
-        self._progress.update(self._exp_task, advance=n, rate=rate)
+        self._progress.update(self._exp_task, completed=self._done, rate=rate)
+        self._shown_at = now
 
     def end_run(self) -> None:
         if self._progress is not None:
