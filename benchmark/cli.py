@@ -326,7 +326,14 @@ def cmd_leaderboard(argv: Sequence[str]) -> int:
     b = sub.add_parser("build", help="write leaderboards/<benchmark>.md and .html")
     b.add_argument("--results", default="results", help="folder of result files (default: results)")
     b.add_argument("--out", default="leaderboards", help="output folder (default: leaderboards)")
+    c = sub.add_parser("check", help="compare the results with the published targets (ours, target, difference)")
+    c.add_argument("--results", default="results", help="folder of result files (default: results)")
+    c.add_argument("--targets", help="targets CSV (default: the packaged hippo_bench/targets/published.csv)")
     args = parser.parse_args(argv)
+    if args.action == "check":
+        from hippo_bench.reporting.targets import check, check_table
+
+        _console().print(check_table(check(Path(args.results), args.targets)))
     if args.action == "build":
         results = Path(args.results)
         if not results.is_dir():
@@ -366,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prepare_environment()
     top = _Parser(prog="hippo-bench", description="Continual-learning benchmarks for meta-learned "
                   "hippocampal models and their baselines.",
-                  epilog="commands: list | run --strategy NAME [...] | leaderboard build | data check|download")
+                  epilog="commands: list | run --strategy NAME [...] | leaderboard build|check | data check|download")
     top.add_argument("--version", action="version", version=f"hippo-bench {__version__}")
     top.add_argument("command", choices=["list", "run", "leaderboard", "data"])
     try:

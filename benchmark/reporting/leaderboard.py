@@ -78,6 +78,7 @@ class Row:
     variant: str
     n: int
     cells: dict[str, Cell]
+    published: str = ""  # the published ACC for this row's preset (reporting/targets.py), if any
 
 
 @dataclasses.dataclass
@@ -142,7 +143,8 @@ def board_of(benchmark: str, runs: pd.DataFrame, failed: pd.DataFrame) -> Board:
         group = summaries[summaries["config_id"] == cfg["config_id"]]
         cells = {m: Cell(tuple(float(v) for v in group[m] if math.isfinite(v)), len(group)) for m in COLUMNS}
         variant = _variant(cfg, varying, configs)
-        rows.append(Row(cfg["config_id"], cfg["strategy"], cfg["model"], variant, len(group), cells))
+        rows.append(Row(cfg["config_id"], cfg["strategy"], cfg["model"], variant, len(group), cells,
+                        _published(benchmark, cfg)))
     rows.sort(key=_sort_key)
     best = {}
     for m in COLUMNS:
@@ -163,7 +165,7 @@ def _configs(summaries: pd.DataFrame) -> list[dict[str, Any]]:
         first = group.sort_values("run_id").iloc[0]
         out.append({
             "config_id": str(config_id), "strategy": str(first["strategy"]), "model": str(first["model"]),
-            "strategy_params": json.loads(first["strategy_params"]),
+            "strategy_params": json.loads(first["strategy_params"]), "preset": str(first.get("preset", "")),
             "settings": _settings(first),
         })
     return out
@@ -245,6 +247,30 @@ def _sort_key(row: Row) -> tuple:
     return (primary, row.strategy, row.model, row.variant, row.config_id)
 
 
+def _published(benchmark: str, cfg: dict) -> str:
+    """The published ACC of the row's preset, "†" marking a value not yet checked against the paper."""
+    from hippo_bench.reporting.targets import load_targets, published_for
+
+    target = published_for(load_targets(), benchmark, cfg["strategy"], cfg["preset"], SORT_METRIC)
+    if target is None:
+        return ""
+    return _fixed(target.value) + ("" if target.checked else " †")
+
+
+def _beside_acc(board: Board, items: list, published) -> list:
+    """``items`` (one per COLUMNS metric) with the published column inserted after ACC when any row has one."""
+    if not any(r.published for r in board.rows):
+        return items
+    at = COLUMNS.index(SORT_METRIC) + 1
+    return items[:at] + [published] + items[at:]
+
+
+PUBLISHED_HEADER = "published ACC"
+PUBLISHED_NOTE = ("published ACC: the paper's value for the row's preset (hippo_bench/targets/published.csv; "
+                  "† recalled, not yet checked against the paper); `hippo-bench leaderboard check` compares "
+                  "every target")
+
+
 # -------------------------------------------------------------- not shown
 def _excluded(runs: pd.DataFrame, failed: pd.DataFrame, ok_ids: set[str]) -> list[str]:
     """One line per (strategy, model, variant, reason) of skipped and failed runs, seeds listed."""
@@ -301,20 +327,24 @@ def render_markdown(board: Board) -> str:
     if board.shared:
         out += ["Settings shared by every row: " + ", ".join(f"`{s}`" for s in board.shared) + ".", ""]
     if board.rows:
-        headers = ["#", "strategy", "model", "variant", "n"] + [_header(m) for m in COLUMNS]
+        headers = ["#", "strategy", "model", "variant", "n"] + _beside_acc(
+            board, [_header(m) for m in COLUMNS], PUBLISHED_HEADER)
         body = []
         for i, row in enumerate(board.rows, 1):
             cells = []
             for m in COLUMNS:
                 text = row.cells[m].text()
                 cells.append(f"**{text}**" if _is_best(board, row, m) else text)
-            body.append([str(i), row.strategy, row.model, row.variant, str(row.n)] + cells)
+            body.append([str(i), row.strategy, row.model, row.variant, str(row.n)]
+                        + _beside_acc(board, cells, row.published or MISSING))
         body = [[_md_escape(c) for c in r] for r in body]
         out += [tabulate(body, headers=headers, tablefmt="github", disable_numparse=True,
-                         colalign=("right", "left", "left", "left", "right") + ("right",) * len(COLUMNS)), ""]
+                         colalign=("right", "left", "left", "left", "right") + ("right",) * (len(headers) - 5)), ""]
     else:
         out += ["No completed runs.", ""]
     intro, metric_lines = _legend()
+    if any(r.published for r in board.rows):
+        metric_lines = metric_lines + [PUBLISHED_NOTE]
     out += [intro, ""] + [f"- {line}" for line in metric_lines] + [""]
     if board.excluded:
         out += ["## Not in the table", ""] + [f"- {_md_escape(line)}" for line in board.excluded] + [""]
@@ -338,20 +368,25 @@ def render_html(board: Board) -> str:
         out.append("<p>Settings shared by every row: "
                    + ", ".join(f"<code>{e(s)}</code>" for s in board.shared) + ".</p>")
     if board.rows:
-        heads = ["#", "strategy", "model", "variant", "n"] + [_header(m) for m in COLUMNS]
+        heads = ["#", "strategy", "model", "variant", "n"] + _beside_acc(
+            board, [_header(m) for m in COLUMNS], PUBLISHED_HEADER)
         out += ["<table>", "<thead>", "<tr>" + "".join(f"<th>{e(h)}</th>" for h in heads) + "</tr>",
                 "</thead>", "<tbody>"]
         for i, row in enumerate(board.rows, 1):
             tds = [f'<td class="num">{i}</td>', f"<td>{e(row.strategy)}</td>", f"<td>{e(row.model)}</td>",
                    f"<td>{e(row.variant)}</td>", f'<td class="num">{row.n}</td>']
+            metric_tds = []
             for m in COLUMNS:
                 text = e(row.cells[m].text())
-                tds.append(f'<td class="num">{"<strong>" + text + "</strong>" if _is_best(board, row, m) else text}</td>')
+                metric_tds.append(f'<td class="num">{"<strong>" + text + "</strong>" if _is_best(board, row, m) else text}</td>')
+            tds += _beside_acc(board, metric_tds, f'<td class="num">{e(row.published or MISSING)}</td>')
             out.append("<tr>" + "".join(tds) + "</tr>")
         out += ["</tbody>", "</table>"]
     else:
         out.append("<p>No completed runs.</p>")
     intro, metric_lines = _legend()
+    if any(r.published for r in board.rows):
+        metric_lines = metric_lines + [PUBLISHED_NOTE]
     out += [f"<p>{e(intro)}</p>", "<ul>"] + [f"<li>{e(line)}</li>" for line in metric_lines] + ["</ul>"]
     if board.excluded:
         out += ["<h2>Not in the table</h2>", "<ul>"] + [f"<li>{e(line)}</li>" for line in board.excluded] + ["</ul>"]
