@@ -50,14 +50,12 @@ class ProjectionSpec:
     src: str  # "input" or a layer name
     dst: str
     group: str
+    name: str = dataclasses.field(init=False, compare=False)  # "src->dst"
+    key: str = dataclasses.field(init=False, compare=False)  # "src__dst" (parameter names allow no "." or ">")
 
-    @property
-    def name(self) -> str:
-        return f"{self.src}->{self.dst}"
-
-    @property
-    def key(self) -> str:  # parameter names may not contain "." or ">"
-        return f"{self.src}__{self.dst}"
+    def __post_init__(self):
+        object.__setattr__(self, "name", f"{self.src}->{self.dst}")
+        object.__setattr__(self, "key", f"{self.src}__{self.dst}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,10 +92,14 @@ def k_active(units: int, k_fraction: float, k_floor: int) -> int:
     return max(1, min(units, max(k_floor, int(k_fraction * units))))
 
 
+def kth_largest(z: Tensor, k: int) -> Tensor:
+    """The k-th largest value along the last dimension, as a constant (stop gradient), keepdim."""
+    return torch.topk(z.detach(), k, dim=-1).values[..., k - 1:k]
+
+
 def inhibit(z: Tensor, m: Tensor, k: int) -> Tensor:
     """relu(z - m * sg(k-th largest z)) along the last dimension."""
-    theta = torch.topk(z.detach(), k, dim=-1, sorted=True).values[..., k - 1:k]
-    return F.relu(z - m * theta)
+    return F.relu(z - m * kth_largest(z, k))
 
 
 @dataclasses.dataclass
@@ -113,6 +115,19 @@ class LowRank:
     H: Tensor
     D: Tensor
     C: Tensor
+
+
+@dataclasses.dataclass
+class _Trace:
+    """What a forward pass keeps for the hand-written backward."""
+
+    acts: dict[str, Tensor]
+    out: Tensor | None = None
+    normed: dict[str, Tensor] = dataclasses.field(default_factory=dict)  # L2-normalised layer outputs
+    norms: dict[str, Tensor] = dataclasses.field(default_factory=dict)
+    overlaps: dict[str, Tensor] = dataclasses.field(default_factory=dict)  # h H^T per projection
+    active: dict[str, Tensor] = dataclasses.field(default_factory=dict)
+    theta: dict[str, Tensor] = dataclasses.field(default_factory=dict)
 
 
 class HippoNet(LayeredModel):
@@ -163,54 +178,110 @@ class HippoNet(LayeredModel):
         return [p.name for p in self.spec.projections]
 
     def run(self, x: Tensor, *, weights: dict[str, Tensor] | None = None, inhibition: Tensor | None = None,
-            low_rank: dict[str, LowRank] | None = None, keep_pre: bool = False):
-        """Forward pass: (logits, activations by layer, pre-activations, projection inputs).
+            low_rank: dict[str, LowRank] | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """Forward pass (autograd-friendly): (logits, activations by layer).
 
-        ``x`` is (N, ...) or (S, N, ...) for S weight states. ``weights`` and
-        ``inhibition`` replace the module's own tensors (functional use);
-        ``low_rank`` adds first-order fast-weight corrections per projection
-        key. ``keep_pre`` returns the pre-activations z (for inner-step
-        errors) and each projection's normalised input h.
+        ``x`` is (N, ...); with ``low_rank`` corrections whose ``C`` has S
+        rows the result is (S, N, ...) for S weight states. ``weights`` and
+        ``inhibition`` replace the module's own tensors (functional use).
         """
-        w = self.weights if weights is None else weights
-        m_all = self.inhibition if inhibition is None else inhibition
-        lesioned = set(self.spec.lesions.get(self._active_lesion, ())) if self._active_lesion else set()
-        if low_rank is None and x.dim() != 2:
+        if x.dim() != 2:
             x = x.flatten(1)  # images (N, C, H, W) -> (N, features)
-        acts: dict[str, Tensor] = {"input": x}
-        normed: dict[str, Tensor] = {}
-        pre: dict[str, Tensor] = {}
-        inputs: dict[str, Tensor] = {}
+        tr = self._forward(x, weights=self.weights if weights is None else weights,
+                           inhibition=self.inhibition if inhibition is None else inhibition, low_rank=low_rank)
+        return tr.out, tr.acts
+
+    def _forward(self, x: Tensor, *, weights, inhibition: Tensor, low_rank: dict[str, LowRank] | None = None,
+                 input_terms: dict[str, tuple[Tensor, Tensor]] | None = None, trace: bool = False) -> "_Trace":
+        """The one forward computation; ``trace`` keeps what the hand-written backward needs."""
+        lesioned = set(self.spec.lesions.get(self._active_lesion, ())) if self._active_lesion else set()
+        in_place = trace and not torch.is_grad_enabled()
+        tr = _Trace(acts={"input": x})
         for layer in self.spec.layers:
             z = None
             for p in self._incoming[layer.name]:
                 if p.name in lesioned:
                     continue
-                if p.src not in normed:
-                    normed[p.src] = F.normalize(acts[p.src], dim=-1)
-                h = normed[p.src]
-                contrib = h @ w[p.key].t()
+                if input_terms and p.key in input_terms:  # normalised input and h W^T, computed per batch
+                    h, contrib = input_terms[p.key]
+                    tr.normed.setdefault(p.src, h)
+                else:
+                    if p.src not in tr.normed:
+                        a = tr.acts[p.src]
+                        norm = torch.linalg.vector_norm(a, dim=-1, keepdim=True).clamp_min(1e-12)
+                        tr.norms[p.src], tr.normed[p.src] = norm, a / norm
+                    h = tr.normed[p.src]
+                    contrib = h @ weights[p.key].t()
                 if low_rank is not None and p.key in low_rank:
                     lr_ = low_rank[p.key]
-                    # (S, N, B): weight of inner step j for sample n in state i
-                    coef = (h @ lr_.H.t()) * lr_.C.unsqueeze(-2)
-                    contrib = contrib - coef @ lr_.D
-                if keep_pre:
-                    inputs[p.key] = h
+                    overlap = h @ lr_.H.t()  # (.., N, B): h . h_j of each inner step j
+                    if trace:
+                        tr.overlaps[p.key] = overlap
+                    contrib = contrib - (overlap * lr_.C.unsqueeze(-2)) @ lr_.D
                 z = contrib if z is None else z + contrib
             if z is None:  # every incoming projection lesioned
-                lead = acts["input"].shape[:-1]
-                z = acts["input"].new_zeros(*lead, layer.units)
-            if keep_pre:
-                pre[layer.name] = z
+                z = x.new_zeros(*x.shape[:-1], layer.units)
             if layer.output:
-                acts[layer.name] = z
-            else:
-                m = m_all[self._m_index[layer.name]]
-                acts[layer.name] = inhibit(z, m, self.k[layer.name])
-        out = torch.cat([acts[o] for o in self.spec.outputs], dim=-1) if len(self.spec.outputs) > 1 \
-            else acts[self.spec.outputs[0]]
-        return out, acts, pre, inputs
+                tr.acts[layer.name] = z
+                continue
+            theta = kth_largest(z, self.k[layer.name])
+            u = z - inhibition[self._m_index[layer.name]] * theta
+            a = u.clamp_min_(0) if in_place else F.relu(u)
+            tr.acts[layer.name] = a
+            if trace:
+                tr.active[layer.name], tr.theta[layer.name] = a.sign(), theta  # sign: 1.0 where active
+        outs = [tr.acts[o] for o in self.spec.outputs]
+        tr.out = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
+        return tr
+
+    def _backward(self, tr: "_Trace", g_out: Tensor, weights, low_rank: dict[str, LowRank] | None,
+                  param_grads: bool):
+        """Backpropagate dL/dlogits by hand through a traced forward.
+
+        Returns the error dL/dz of every layer and, with ``param_grads``, the
+        gradients of each slow weight, of each low-rank coefficient matrix C
+        and of the inhibition multipliers. The threshold theta is a constant
+        (stop gradient): dz = da on active units, and dm = -sum(dz * theta).
+        """
+        grads: dict[str, Tensor] = {}
+        start = 0
+        for o in self.spec.outputs:
+            grads[o] = g_out[..., start:start + self.units[o]]
+            start += self.units[o]
+        errors: dict[str, Tensor] = {}
+        d_w: dict[str, Tensor] = {}
+        d_c: dict[str, Tensor] = {}
+        d_m = torch.zeros_like(self.inhibition) if param_grads else None
+        for layer in reversed(self.spec.layers):
+            g = grads.get(layer.name)
+            if g is None:
+                continue
+            delta = g if layer.output else g * tr.active[layer.name]
+            errors[layer.name] = delta
+            if param_grads and not layer.output:
+                d_m[self._m_index[layer.name]] = -(delta * tr.theta[layer.name]).sum()
+            for p in self._incoming[layer.name]:
+                h = tr.normed[p.src]
+                lr_ = low_rank.get(p.key) if low_rank is not None else None
+                needs_input_grad = p.src != "input"
+                d_prod = None
+                if lr_ is not None and (param_grads or needs_input_grad):
+                    d_prod = delta @ lr_.D.t()  # (.., N, B)
+                if param_grads:
+                    if h.dim() < delta.dim():  # the input, shared by every weight state
+                        d_w[p.key] = delta.sum(0).t() @ h
+                    else:
+                        d_w[p.key] = delta.reshape(-1, delta.shape[-1]).t() @ h.reshape(-1, h.shape[-1])
+                    if lr_ is not None:
+                        d_c[p.key] = -(d_prod * tr.overlaps[p.key]).sum(-2)
+                if not needs_input_grad:
+                    continue
+                dh = delta @ weights[p.key]
+                if lr_ is not None:
+                    dh = dh - (d_prod * lr_.C.unsqueeze(-2)) @ lr_.H
+                da = (dh - h * (h * dh).sum(-1, keepdim=True)) / tr.norms[p.src]
+                grads[p.src] = da if p.src not in grads else grads[p.src] + da
+        return errors, d_w, d_c, d_m
 
     def sample_errors(self, x: Tensor, loss_grad, low_rank: dict[str, LowRank] | None = None,
                       input_terms: dict[str, tuple[Tensor, Tensor]] | None = None):
@@ -219,71 +290,19 @@ class HippoNet(LayeredModel):
         This is the inner step of first-order meta-learning: the gradient of
         projection p is ``outer(errors[p.dst], inputs[p.key])``. ``loss_grad``
         maps the (1, n_out) logits to (loss, dL/dlogits). The weights are the
-        module's own plus the ``low_rank`` fast-weight corrections; the
-        inhibition threshold is a constant (stop gradient), so the error
-        passes a hidden layer through its active units only. ``input_terms``
+        module's own plus the ``low_rank`` fast-weight corrections. ``input_terms``
         may hold, per projection from the input, the normalised sample and
         its product with the slow weight, computed for a whole batch at once.
         """
         with torch.no_grad():
-            w = dict(self.weights.items())  # plain dict: ParameterDict lookups are slow in this hot loop
-            m_all = self.inhibition
-            x = x.reshape(1, -1)
-            acts: dict[str, Tensor] = {"input": x}
-            normed: dict[str, Tensor] = {}
-            norms: dict[str, Tensor] = {}
-            active: dict[str, Tensor] = {}
-            for layer in self.spec.layers:
-                z = None
-                for p in self._incoming[layer.name]:
-                    if input_terms and p.key in input_terms:
-                        h, contrib = input_terms[p.key]
-                        normed.setdefault(p.src, h)
-                    else:
-                        if p.src not in normed:
-                            a = acts[p.src]
-                            norms[p.src] = torch.linalg.vector_norm(a).clamp_min(1e-12)
-                            normed[p.src] = a / norms[p.src]
-                        h = normed[p.src]
-                        contrib = h @ w[p.key].t()
-                    if low_rank is not None and p.key in low_rank:
-                        lr_ = low_rank[p.key]
-                        contrib = contrib - ((h @ lr_.H.t()) * lr_.C) @ lr_.D
-                    z = contrib if z is None else z + contrib
-                if layer.output:
-                    acts[layer.name] = z
-                else:
-                    k = self.k[layer.name]
-                    theta = torch.topk(z, k, dim=-1).values[..., k - 1:k]
-                    a = (z - m_all[self._m_index[layer.name]] * theta).clamp_min_(0)
-                    active[layer.name] = a.sign()  # 1.0 where the unit passed the threshold
-                    acts[layer.name] = a
-            out = torch.cat([acts[o] for o in self.spec.outputs], dim=-1)
+            weights = dict(self.weights.items())  # plain dict: ParameterDict lookups are slow here
+            tr = self._forward(x.reshape(1, -1), weights=weights, inhibition=self.inhibition, low_rank=low_rank,
+                               input_terms=input_terms, trace=True)
+            out = tr.out.reshape(1, -1)
             loss, g_out = loss_grad(out)
-            grads: dict[str, Tensor] = {}
-            start = 0
-            for o in self.spec.outputs:
-                n = self.units[o]
-                grads[o] = g_out[:, start:start + n]
-                start += n
-            errors: dict[str, Tensor] = {}
-            for layer in reversed(self.spec.layers):
-                g = grads.get(layer.name)
-                if g is None:
-                    continue
-                delta = g if layer.output else g * active[layer.name]
-                errors[layer.name] = delta
-                for p in self._incoming[layer.name]:
-                    if p.src == "input":
-                        continue
-                    dh = delta @ w[p.key]
-                    if low_rank is not None and p.key in low_rank:
-                        lr_ = low_rank[p.key]
-                        dh = dh - ((delta @ lr_.D.t()) * lr_.C) @ lr_.H
-                    h = normed[p.src]
-                    da = (dh - h * (h * dh).sum()) / norms[p.src]
-                    grads[p.src] = da if p.src not in grads else grads[p.src] + da
-            inputs = {p.key: normed[p.src] for p in self.spec.projections}
+            errors, _, _, _ = self._backward(tr, g_out.reshape(tr.out.shape), weights, low_rank, param_grads=False)
+            inputs = {p.key: tr.normed[p.src].reshape(1, -1) for p in self.spec.projections}
+            errors = {name: e.reshape(1, -1) for name, e in errors.items()}
         return loss, inputs, errors
 
     def state_gradients(self, x: Tensor, loss_grad, low_rank: dict[str, LowRank]):
@@ -298,71 +317,12 @@ class HippoNet(LayeredModel):
         inputs H are constants.
         """
         with torch.no_grad():
-            w = dict(self.weights.items())
-            m_all = self.inhibition
-            x = x.flatten(1)
-            acts: dict[str, Tensor] = {"input": x}
-            normed: dict[str, Tensor] = {}
-            norms: dict[str, Tensor] = {}
-            overlaps: dict[str, Tensor] = {}
-            saved: dict[str, tuple[Tensor, Tensor]] = {}
-            for layer in self.spec.layers:
-                z = None
-                for p in self._incoming[layer.name]:
-                    if p.src not in normed:
-                        a = acts[p.src]
-                        norms[p.src] = torch.linalg.vector_norm(a, dim=-1, keepdim=True).clamp_min(1e-12)
-                        normed[p.src] = a / norms[p.src]
-                    h = normed[p.src]
-                    lr_ = low_rank[p.key]
-                    overlaps[p.key] = P = h @ lr_.H.t()  # (S|1, N, B)
-                    contrib = h @ w[p.key].t() - (P * lr_.C.unsqueeze(-2)) @ lr_.D
-                    z = contrib if z is None else z + contrib
-                if layer.output:
-                    acts[layer.name] = z
-                else:
-                    k = self.k[layer.name]
-                    theta = torch.topk(z, k, dim=-1).values[..., k - 1:k]
-                    a = (z - m_all[self._m_index[layer.name]] * theta).clamp_min_(0)
-                    saved[layer.name] = (a.sign(), theta)  # 1.0 where the unit passed the threshold
-                    acts[layer.name] = a
-            out = torch.cat([acts[o] for o in self.spec.outputs], dim=-1)
-            loss, g_out = loss_grad(out)
-            grads: dict[str, Tensor] = {}
-            start = 0
-            for o in self.spec.outputs:
-                n = self.units[o]
-                grads[o] = g_out[..., start:start + n]
-                start += n
-            d_weights: dict[str, Tensor] = {}
-            d_coef: dict[str, Tensor] = {}
-            d_m = torch.zeros_like(m_all)
-            for layer in reversed(self.spec.layers):
-                g = grads.get(layer.name)
-                if g is None:
-                    continue
-                if layer.output:
-                    delta = g
-                else:
-                    active, theta = saved[layer.name]
-                    delta = g * active
-                    d_m[self._m_index[layer.name]] = -(delta * theta).sum()
-                flat_delta = delta.reshape(-1, delta.shape[-1])
-                for p in self._incoming[layer.name]:
-                    h = normed[p.src]
-                    lr_ = low_rank[p.key]
-                    if h.dim() == 2:  # the input, shared by every state
-                        d_weights[p.key] = delta.sum(0).t() @ h
-                    else:
-                        d_weights[p.key] = flat_delta.t() @ h.reshape(-1, h.shape[-1])
-                    dP = delta @ lr_.D.t()  # (S, N, B): -d loss / d(P * C)
-                    d_coef[p.key] = -(dP * overlaps[p.key]).sum(-2)
-                    if p.src == "input":
-                        continue
-                    dh = delta @ w[p.key] - (dP * lr_.C.unsqueeze(-2)) @ lr_.H
-                    da = (dh - h * (h * dh).sum(-1, keepdim=True)) / norms[p.src]
-                    grads[p.src] = da if p.src not in grads else grads[p.src] + da
-        return loss, d_weights, d_coef, d_m
+            weights = dict(self.weights.items())
+            tr = self._forward(x.flatten(1), weights=weights, inhibition=self.inhibition, low_rank=low_rank,
+                               trace=True)
+            loss, g_out = loss_grad(tr.out)
+            _, d_w, d_c, d_m = self._backward(tr, g_out, weights, low_rank, param_grads=True)
+        return loss, d_w, d_c, d_m
 
     def fraction_active(self, x: Tensor) -> dict[str, float]:
         """Share of units above zero per hidden layer on a batch."""
