@@ -14,6 +14,12 @@ loop; here that is the shared loop with La-MAML's glances and replay
   ``step_size * mask`` times their meta-gradient, so masked weights stay put;
 - ``weight_update=sync`` (sparse-C-MAML): weights step by SGD at ``weight_lr``.
 
+The masks take plain SGD steps (``mask_lr``), as the shared loop's step
+sizes do; the official few-shot code uses Adam (rate 0.0075-0.01), which
+normalises the gradient. On the MNIST MLP the straight-through gradients
+are about 1e-5 (first layer) to 1e-3 (output layer) per entry, so the
+default SGD step is 10: an entry near the threshold can flip within a task.
+
 ``mask=relu`` is sparse-ReLU-MAML: a per-weight learning rate relu(m),
 initialised at ``step_size``, with straight-through gradients
 (``ReluStraightThrough``).
@@ -45,7 +51,8 @@ class SparseMAML(LookaheadStrategy):
         mask: Literal["binary", "relu"] = param(
             "binary", "binary: step_size * 0.5 (sign(m) + 1) (sparse-MAML); relu: relu(m) (sparse-ReLU-MAML)")
         step_size: float = param(0.1, "inner learning rate of unmasked weights; relu: initial relu(m)", min=0.0)
-        mask_lr: float = param(0.01, "SGD step on the mask parameters m", min=0.0)
+        mask_lr: float = param(10.0, "SGD step on the mask parameters m (large: the straight-through "
+                               "gradients are 1e-5 to 1e-3 per entry)", min=0.0)
         mask_init: Literal["uniform", "kaiming"] = param(
             "uniform", "binary masks: m ~ U(-0.5, 0.5) or Kaiming-uniform, then centred on init_shift")
         init_shift: float = param(0.0, "mean of the initial m (0: about half the gradients masked)")
