@@ -55,28 +55,17 @@ def init_weights(model: nn.Module, scheme: InitScheme) -> None:
 
 
 # --------------------------------------------------------------- step sizes
-class _SignThrough(torch.autograd.Function):
-    """sign(x) forward, identity backward (the straight-through estimator)."""
+class _StraightThrough(torch.autograd.Function):
+    """``f(x)`` forward, identity backward: the straight-through estimator (sparse-MAML's
+    ``BinaryLayer`` with f = sign, ``ReluStraightThrough`` with f = relu)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        return torch.sign(x)
+    def forward(ctx, x: Tensor, f: Callable[[Tensor], Tensor]) -> Tensor:
+        return f(x)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        return grad
-
-
-class _ReluThroughFn(torch.autograd.Function):
-    """relu(x) forward, identity backward (sparse-ReLU-MAML's ``ReluStraightThrough``)."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        return torch.relu(x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        return grad
+    def backward(ctx, grad: Tensor):
+        return grad, None
 
 
 class _MaskParameters(StepSizes):
@@ -119,7 +108,7 @@ class BinaryMask(_MaskParameters):
         self.step_size = float(step_size)
 
     def mask(self, name: str) -> Tensor:
-        return 0.5 * (_SignThrough.apply(self.raw(name)) + 1.0)
+        return 0.5 * (_StraightThrough.apply(self.raw(name), torch.sign) + 1.0)
 
     def step(self, name: str) -> Tensor:
         return self.step_size * self.mask(name)
@@ -137,7 +126,7 @@ class ReluThrough(_MaskParameters):
         super().__init__(params, "constant", constant=init_step)
 
     def step(self, name: str) -> Tensor:
-        return _ReluThroughFn.apply(self.raw(name))
+        return _StraightThrough.apply(self.raw(name), torch.relu)
 
     def masked_fraction(self) -> dict[str, float]:
         """Fraction of entries with a zero learning rate (m <= 0) per parameter tensor."""
@@ -149,10 +138,10 @@ class ReluThrough(_MaskParameters):
 class SecondOrderPath(MaterialisedPath):
     """Fast weights kept in the autograd graph: the meta-gradient includes the inner Hessian terms.
 
-    The shared loop's path interface (``reset``, ``inner_loop``,
-    ``meta_backward``) over ``fast_{j+1} = fast_j - step * grad L(fast_j; x_j)``
-    taken with ``create_graph``; meta-loss = mean over j of
-    L(fast_{j+1}; meta-batch).
+    A :class:`MaterialisedPath` whose inner step keeps the graph:
+    ``fast_{j+1} = fast_j - step * grad L(fast_j; x_j)`` taken with
+    ``create_graph``; meta-loss = mean over j of L(fast_{j+1}; meta-batch).
+    The inner loop and the backward pass are the parent's, over these steps.
     """
 
     def reset(self) -> None:
@@ -170,20 +159,10 @@ class SecondOrderPath(MaterialisedPath):
                             for (n, w), g in zip(fast.items(), grads)})
         return loss.detach()
 
-    def inner_loop(self, x: Tensor, y: Tensor, t: Tensor) -> None:
-        for i in range(x.shape[0]):
-            self.inner_step(x[i:i + 1], y[i:i + 1], t[i:i + 1])
-
     def meta_loss(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
         extra = self.extra()
         total = sum(self.criterion(_call(self.model, {**state, **extra}, x, t), y) for state in self.states)
         return total / len(self.states)
-
-    def meta_backward(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
-        loss = self.meta_loss(x, y, t)
-        if torch.isfinite(loss):
-            loss.backward()
-        return loss.detach()
 
 
 # ---------------------------------------------------------------- template
