@@ -192,7 +192,7 @@ class HippoNet(LayeredModel):
         return tr.out, tr.acts
 
     def _forward(self, x: Tensor, *, weights, inhibition: Tensor, low_rank: dict[str, LowRank] | None = None,
-                 input_terms: dict[str, tuple[Tensor, Tensor]] | None = None, trace: bool = False) -> "_Trace":
+                 trace: bool = False) -> "_Trace":
         """The one forward computation; ``trace`` keeps what the hand-written backward needs."""
         lesioned = set(self.spec.lesions.get(self._active_lesion, ())) if self._active_lesion else set()
         in_place = trace and not torch.is_grad_enabled()
@@ -202,16 +202,12 @@ class HippoNet(LayeredModel):
             for p in self._incoming[layer.name]:
                 if p.name in lesioned:
                     continue
-                if input_terms and p.key in input_terms:  # normalised input and h W^T, computed per batch
-                    h, contrib = input_terms[p.key]
-                    tr.normed.setdefault(p.src, h)
-                else:
-                    if p.src not in tr.normed:
-                        a = tr.acts[p.src]
-                        norm = torch.linalg.vector_norm(a, dim=-1, keepdim=True).clamp_min(1e-12)
-                        tr.norms[p.src], tr.normed[p.src] = norm, a / norm
-                    h = tr.normed[p.src]
-                    contrib = h @ weights[p.key].t()
+                if p.src not in tr.normed:
+                    a = tr.acts[p.src]
+                    norm = torch.linalg.vector_norm(a, dim=-1, keepdim=True).clamp_min(1e-12)
+                    tr.norms[p.src], tr.normed[p.src] = norm, a / norm
+                h = tr.normed[p.src]
+                contrib = h @ weights[p.key].t()
                 if low_rank is not None and p.key in low_rank:
                     lr_ = low_rank[p.key]
                     overlap = h @ lr_.H.t()  # (.., N, B): h . h_j of each inner step j
@@ -283,26 +279,21 @@ class HippoNet(LayeredModel):
                 grads[p.src] = da if p.src not in grads else grads[p.src] + da
         return errors, d_w, d_c, d_m
 
-    def sample_errors(self, x: Tensor, loss_grad, low_rank: dict[str, LowRank] | None = None,
-                      input_terms: dict[str, tuple[Tensor, Tensor]] | None = None):
+    def sample_errors(self, x: Tensor, loss_grad, weights: dict[str, Tensor] | None = None):
         """One sample's projection inputs h and layer errors dL/dz, by hand (no autograd graph).
 
         This is the inner step of first-order meta-learning: the gradient of
         projection p is ``outer(errors[p.dst], inputs[p.key])``. ``loss_grad``
-        maps the (1, n_out) logits to (loss, dL/dlogits). The weights are the
-        module's own plus the ``low_rank`` fast-weight corrections. ``input_terms``
-        may hold, per projection from the input, the normalised sample and
-        its product with the slow weight, computed for a whole batch at once.
+        maps the (1, n_out) logits to (loss, dL/dlogits). ``weights`` (by
+        projection key) replace the module's own, e.g. the current fast weights.
         """
         with torch.no_grad():
-            weights = dict(self.weights.items())  # plain dict: ParameterDict lookups are slow here
-            tr = self._forward(x.reshape(1, -1), weights=weights, inhibition=self.inhibition, low_rank=low_rank,
-                               input_terms=input_terms, trace=True)
-            out = tr.out.reshape(1, -1)
-            loss, g_out = loss_grad(out)
-            errors, _, _, _ = self._backward(tr, g_out.reshape(tr.out.shape), weights, low_rank, param_grads=False)
-            inputs = {p.key: tr.normed[p.src].reshape(1, -1) for p in self.spec.projections}
-            errors = {name: e.reshape(1, -1) for name, e in errors.items()}
+            if weights is None:
+                weights = dict(self.weights.items())  # plain dict: ParameterDict lookups are slow here
+            tr = self._forward(x.reshape(1, -1), weights=weights, inhibition=self.inhibition, trace=True)
+            loss, g_out = loss_grad(tr.out)
+            errors, _, _, _ = self._backward(tr, g_out, weights, None, param_grads=False)
+            inputs = {p.key: tr.normed[p.src] for p in self.spec.projections}
         return loss, inputs, errors
 
     def state_gradients(self, x: Tensor, loss_grad, low_rank: dict[str, LowRank]):

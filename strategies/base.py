@@ -43,12 +43,21 @@ class StrategyContext:
 
 
 def silent_evaluator():
-    """An Avalanche evaluator with no metrics and no loggers (no tqdm, no prints)."""
+    """An Avalanche evaluator with no metrics and no loggers (no tqdm, no prints).
+
+    The runner records accuracies itself (``hippo_bench.recording``), so the
+    evaluator's per-iteration bookkeeping (switching the experience to its
+    logging view and back on every callback) is skipped as well.
+    """
     from avalanche.training.plugins import EvaluationPlugin
+
+    class SilentEvaluation(EvaluationPlugin):
+        def _update_metrics_and_loggers(self, strategy, callback):
+            return []
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return EvaluationPlugin(loggers=[])
+        return SilentEvaluation(loggers=[])
 
 
 class Strategy(Component):

@@ -105,6 +105,15 @@ class StepSizes(nn.Module):
         """True when every step is one number per parameter tensor (enables the low-rank path)."""
         return False
 
+    def backward(self, grads: dict[str, Tensor]) -> None:
+        """Accumulate d(meta-loss)/d(step) of each named step into the step parameters' ``.grad``."""
+        names = [n for n in grads]
+        with torch.enable_grad():
+            steps = [self.step(n) for n in names]
+        used = [(s, grads[n]) for s, n in zip(steps, names) if s.requires_grad]
+        if used:
+            torch.autograd.backward([s for s, _ in used], [g for _, g in used])
+
     def values(self) -> dict[str, float]:
         """Mean effective step per parameter tensor (for recording)."""
         with torch.no_grad():
@@ -132,6 +141,16 @@ class ReluAlpha(StepSizes):
     def step(self, name: str) -> Tensor:
         a = self.alpha[_key(name)]
         return F.relu(a) if self.use_relu else a
+
+    def backward(self, grads: dict[str, Tensor]) -> None:
+        """relu'(alpha) in closed form: the hot path of the low-rank loop skips autograd here."""
+        with torch.no_grad():
+            for name, g in grads.items():
+                a = self.alpha[_key(name)]
+                if not a.requires_grad:
+                    continue
+                d = g * (a > 0) if self.use_relu else g
+                a.grad = d.to(a.dtype) if a.grad is None else a.grad + d
 
 
 def _key(name: str) -> str:
@@ -209,7 +228,6 @@ class LowRankPath:
         self.keys = [p.key for p in model.spec.projections]
         self.dst = {p.key: p.dst for p in model.spec.projections}
         self.param_name = {p.key: f"weights.{p.key}" for p in model.spec.projections}
-        self.input_keys = [p.key for p in model.spec.projections if p.src == "input"]
         self.H: dict[str, Tensor] = {}  # (rows, in) inputs of the inner steps so far, per projection
         self.D: dict[str, Tensor] = {}  # (rows, out) their errors
         self.n = 0
@@ -241,22 +259,23 @@ class LowRankPath:
     def inner_loop(self, x: Tensor, y: Tensor, t: Tensor) -> None:
         """The first-order inner steps on the samples of ``x``, one at a time.
 
-        What does not change between steps is computed once for the batch:
-        the step sizes and, for projections from the input, the normalised
-        samples and their products with the slow weights.
+        The fast weights are kept explicitly during the loop: after each
+        step every projection takes its rank-one update in place
+        (``W_fast -= c * delta h^T``), which costs less than re-applying all
+        earlier steps' corrections to every single-sample pass.
         """
+        B = x.shape[0]
         with torch.no_grad():
-            steps = {k: self.steps.step(self.param_name[k]).reshape(1, 1) for k in self.keys}
-            flat = x.flatten(1)
-            x_hat = flat / torch.linalg.vector_norm(flat, dim=-1, keepdim=True).clamp_min(1e-12)
-            weights = dict(self.model.weights.items())
-            from_input = {k: x_hat @ weights[k].t() for k in self.input_keys}
-        for i in range(x.shape[0]):
-            low_rank = self._low_rank(lambda k: steps[k].expand(1, self.n)) if self.n else None
+            steps = {k: float(self.steps.step(self.param_name[k])) for k in self.keys}
+            fast = {k: w.detach().clone() for k, w in self.model.weights.items()}
+        for i in range(B):
             loss_grad = functools.partial(_loss_and_grad, self.criterion, y[i:i + 1])
-            input_terms = {k: (x_hat[i:i + 1], xw[i:i + 1]) for k, xw in from_input.items()}
-            loss, inputs, errors = self.model.sample_errors(x[i:i + 1], loss_grad, low_rank, input_terms)
+            loss, inputs, errors = self.model.sample_errors(x[i:i + 1], loss_grad, fast)
             self._store(inputs, errors)
+            if i + 1 < B:
+                with torch.no_grad():
+                    for k in self.keys:
+                        fast[k].addr_(errors[self.dst[k]].reshape(-1), inputs[k].reshape(-1), alpha=-steps[k])
 
     def _tril(self, B: int, like: Tensor) -> Tensor:
         if getattr(self, "_mask", None) is None or self._mask.shape[0] != B:
@@ -267,19 +286,17 @@ class LowRankPath:
         """Meta-loss over all B inner steps at once; gradients by hand into ``.grad``."""
         B = self.n
         mask = self._tril(B, x)  # state i has the steps j <= i
-        with torch.enable_grad():
-            steps = {k: self.steps.step(self.param_name[k]) for k in self.keys}
         with torch.no_grad():
-            low_rank = self._low_rank(lambda k: steps[k].detach() * mask)
+            steps = {k: self.steps.step(self.param_name[k]) for k in self.keys}
+            low_rank = self._low_rank(lambda k: steps[k] * mask)
         loss, d_w, d_c, d_m = self.model.state_gradients(
             x, functools.partial(_state_loss_and_grad, self.criterion, y), low_rank)
         for k, p in self.model.weights.items():
             p.grad = d_w[k]
         if self.model.inhibition.requires_grad:
             self.model.inhibition.grad = d_m
-        learned = [k for k in self.keys if steps[k].requires_grad]
-        if learned:  # chain rule into the step-size parameters (relu(alpha), masks, ...)
-            torch.autograd.backward([steps[k] for k in learned], [(d_c[k] * mask).sum() for k in learned])
+        if self.steps.learned:  # chain rule into the step-size parameters (relu(alpha), masks, ...)
+            self.steps.backward({self.param_name[k]: (d_c[k] * mask).sum() for k in self.keys})
         return loss
 
     def meta_loss(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
@@ -382,7 +399,7 @@ class OnlineMetaTemplate(SupervisedMetaLearningTemplate):
             if self.weight_update == "async":
                 for n, p in self._named_fast:
                     if p.grad is not None:
-                        p.sub_(self.steps.step(n) * p.grad)
+                        p.addcmul_(p.grad, self.steps.step(n), value=-1.0)
             else:
                 self.optimizer.step()
         self.loss = meta_loss.detach()
