@@ -251,7 +251,8 @@ def _published(benchmark: str, cfg: dict) -> str:
     """The published ACC of the row's preset, "†" marking a value not yet checked against the paper."""
     from hippo_bench.reporting.targets import load_targets, published_for
 
-    target = published_for(load_targets(), benchmark, cfg["strategy"], cfg["preset"], SORT_METRIC)
+    target = published_for(load_targets(), benchmark, cfg["strategy"], cfg["preset"], SORT_METRIC,
+                           cfg["strategy_params"])
     if target is None:
         return ""
     return _fixed(target.value) + ("" if target.checked else " †")

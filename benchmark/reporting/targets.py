@@ -1,11 +1,14 @@
 """Published targets and how the committed results compare with them.
 
 ``hippo_bench/targets/published.csv`` (``benchmark/targets/`` in the source
-tree) holds one row per (benchmark, preset, strategy, metric): the published
-value in this suite's units (accuracies as fractions), the tolerance within
-which a reproduction counts as matching, whether the value was checked
-against the paper (``yes``/``no``) and its source. A result matches a target
-when it was run with that preset and strategy on that benchmark.
+tree) holds one row per (benchmark, preset, strategy, metric, params): the
+published value in this suite's units (accuracies as fractions), the tolerance
+within which a reproduction counts as matching, whether the value was checked
+against the paper (``yes``/``no``), its source, and optionally ``params``:
+strategy parameters a sweep cell fixes (``key=value`` pairs separated by
+``;``, e.g. ``condition=both;alpha_init=0.001``). A result matches a target
+when it was run with that preset and strategy on that benchmark and its
+strategy parameters agree with ``params``.
 
 Metrics: the accuracy-matrix summaries of :mod:`hippo_bench.metrics`
 (``acc``, ``bti``, ...) and ``seen_acc``, the final average of the
@@ -15,6 +18,7 @@ Metrics: the accuracy-matrix summaries of :mod:`hippo_bench.metrics`
 from __future__ import annotations
 
 import csv
+import json
 import dataclasses
 import math
 from importlib import resources
@@ -27,7 +31,7 @@ from hippo_bench.errors import DataError, UserError
 from hippo_bench.metrics import METRICS
 from hippo_bench.results import accuracy_matrix, run_summaries
 
-FIELDS = ("benchmark", "preset", "strategy", "metric", "value", "tolerance", "checked", "source")
+FIELDS = ("benchmark", "preset", "strategy", "metric", "value", "tolerance", "checked", "source", "params")
 PROBE_METRICS = {"seen_acc": "train_accuracy"}  # target metric -> tidy metric whose matrix gives it
 
 
@@ -41,6 +45,25 @@ class Target:
     tolerance: float
     checked: bool
     source: str
+    params: tuple[tuple[str, str], ...] = ()  # strategy parameters the target's sweep cell fixes
+
+    @property
+    def label(self) -> str:
+        return ";".join(f"{k}={v}" for k, v in self.params)
+
+    def matches(self, strategy_params: dict) -> bool:
+        """Whether a run's strategy parameters agree with this target's ``params``."""
+        for key, text in self.params:
+            if key not in strategy_params:
+                return False
+            value = strategy_params[key]
+            try:
+                if not math.isclose(float(value), float(text), rel_tol=1e-9, abs_tol=0.0):
+                    return False
+            except (TypeError, ValueError):
+                if str(value) != text:
+                    return False
+        return True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,8 +122,20 @@ def load_targets(path: Path | None = None) -> list[Target]:
         except (ValueError, TypeError, AttributeError) as exc:
             raise DataError(f"{source}, line {line}: {exc}") from None
         out.append(Target(row["benchmark"], row["preset"], row["strategy"], metric, value, tolerance,
-                          checked == "yes", row["source"]))
+                          checked == "yes", row["source"], _parse_params(row["params"], source, line)))
     return out
+
+
+def _parse_params(text: str | None, source, line: int) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise DataError(f"{source}, line {line}: params must be key=value pairs separated by ';', got {text!r}")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
 
 
 def run_values(runs: pd.DataFrame, metric: str) -> tuple[float, ...]:
@@ -130,14 +165,18 @@ def compare(df: pd.DataFrame, targets: list[Target]) -> list[Comparison]:
             out.append(Comparison(t, ()))
             continue
         runs = df[(df["benchmark"] == t.benchmark) & (df["preset"] == t.preset) & (df["strategy"] == t.strategy)]
+        if t.params and not runs.empty:
+            runs = runs[runs["strategy_params"].map(lambda text: t.matches(json.loads(text)))]
         out.append(Comparison(t, run_values(runs, t.metric)))
     return out
 
 
-def published_for(targets: list[Target], benchmark: str, strategy: str, preset: str, metric: str) -> Target | None:
-    """The target a leaderboard row with this benchmark, strategy and preset is compared with."""
+def published_for(targets: list[Target], benchmark: str, strategy: str, preset: str, metric: str,
+                  strategy_params: dict | None = None) -> Target | None:
+    """The target a leaderboard row with this benchmark, strategy, preset (and parameters) is compared with."""
     for t in targets:
-        if (t.benchmark, t.strategy, t.preset, t.metric) == (benchmark, strategy, preset, metric):
+        if (t.benchmark, t.strategy, t.preset, t.metric) == (benchmark, strategy, preset, metric) \
+                and t.matches(strategy_params or {}):
             return t
     return None
 
@@ -157,10 +196,10 @@ def check_table(comparisons: list[Comparison]):
     from rich.table import Table
 
     table = Table(title="Results against published targets", title_justify="left")
-    for col in ("benchmark", "preset", "strategy", "metric", "ours", "n", "target", "difference", "tolerance",
-                "within", "checked"):
+    for col in ("benchmark", "preset", "strategy", "params", "metric", "ours", "n", "target", "difference",
+                "tolerance", "within", "checked"):
         table.add_column(col, justify="right" if col in ("ours", "n", "target", "difference", "tolerance") else "left",
-                         no_wrap=True)
+                         no_wrap=col != "params", max_width=22 if col == "params" else None)
     for c in comparisons:
         t = c.target
         if c.n:
@@ -168,6 +207,6 @@ def check_table(comparisons: list[Comparison]):
             diff, within = f"{c.difference:+.4f}", "yes" if c.within else "no"
         else:
             ours, diff, within = "no results", "", "—"
-        table.add_row(t.benchmark, t.preset, t.strategy, t.metric, ours, str(c.n), f"{t.value:.4f}", diff,
+        table.add_row(t.benchmark, t.preset, t.strategy, t.label.replace(";", " "), t.metric, ours, str(c.n), f"{t.value:.4f}", diff,
                       f"{t.tolerance:.4f}", within, "yes" if t.checked else "no")
     return table
