@@ -199,7 +199,7 @@ def check_table(comparisons: list[Comparison]):
     for col in ("benchmark", "preset", "strategy", "params", "metric", "ours", "n", "target", "difference",
                 "tolerance", "within", "checked"):
         table.add_column(col, justify="right" if col in ("ours", "n", "target", "difference", "tolerance") else "left",
-                         no_wrap=col != "params", max_width=22 if col == "params" else None)
+                         no_wrap=col != "params", overflow="fold" if col == "params" else "ellipsis")
     for c in comparisons:
         t = c.target
         if c.n:
