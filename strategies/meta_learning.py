@@ -23,9 +23,12 @@ strategy only chooses its parts.
 Two equivalent computations of steps 2-3:
 - ``LowRankPath`` for :class:`~hippo_bench.models.hippo_net.HippoNet` with
   one step size per projection: a single-sample gradient of a bias-free
-  linear map is rank one (delta h^T), so every fast weight is the slow weight
-  minus a sum of rank-one terms and all B meta-losses are one batched pass
-  with no weight copies (the "closed-form structure" of the first-order loop);
+  linear map is rank one (delta h^T), so the inner loop only records each
+  step's (h, delta) per projection (updating its working fast weights with
+  in-place rank-one updates), and every fast weight is the slow weight minus
+  a sum of rank-one terms: all B meta-losses are then one batched pass with
+  a hand-written backward and no weight copies (the "closed-form structure"
+  of the first-order loop);
 - ``MaterialisedPath`` for any model via ``torch.func.functional_call``:
   fast weights are built explicitly (per-parameter step sizes, biases,
   arbitrary modules).
@@ -231,6 +234,7 @@ class LowRankPath:
         self.H: dict[str, Tensor] = {}  # (rows, in) inputs of the inner steps so far, per projection
         self.D: dict[str, Tensor] = {}  # (rows, out) their errors
         self.n = 0
+        self._mask: Tensor | None = None
 
     def reset(self) -> None:
         self.n = 0
@@ -278,7 +282,7 @@ class LowRankPath:
                         fast[k].addr_(errors[self.dst[k]].reshape(-1), inputs[k].reshape(-1), alpha=-steps[k])
 
     def _tril(self, B: int, like: Tensor) -> Tensor:
-        if getattr(self, "_mask", None) is None or self._mask.shape[0] != B:
+        if self._mask is None or self._mask.shape[0] != B:
             self._mask = torch.tril(torch.ones(B, B, dtype=like.dtype, device=like.device))
         return self._mask
 
