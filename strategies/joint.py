@@ -9,7 +9,6 @@ import dataclasses
 
 import avalanche.training as av
 
-from hippo_bench.params import param
 from hippo_bench.strategies import register
 from hippo_bench.strategies.base import SGDConfig, Strategy, StrategyContext, sgd
 from hippo_bench.tasks.base import ALL_KINDS

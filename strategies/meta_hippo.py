@@ -34,6 +34,7 @@ from hippo_bench.strategies import register
 from hippo_bench.strategies.base import Strategy, StrategyContext
 from hippo_bench.strategies.meta_learning import OnlineMetaTemplate, ReluAlpha, relative_steps
 from hippo_bench.tasks.base import ALL_KINDS, Measure
+from hippo_bench.tensor_batches import collate_all
 
 HIPPO_MODELS = ("mlp2", "mlp4", "dual", "chorse")
 
@@ -78,6 +79,7 @@ class MetaHippo(Strategy):
         params = {n: p for n, p in model.named_parameters() if p.requires_grad}
         steps = ReluAlpha(params, c.alpha_init, per_parameter=c.per_parameter_lr, learned=self.learns_lr)
         self._probe = None
+        self._tests = None
         return OnlineMetaTemplate(
             model=model, criterion=ctx.criterion, steps=steps, step_lr=c.alpha_lr if self.learns_lr else 0.0,
             inhibition_lr=c.m_lr if self.learns_sparsity and isinstance(model, HippoNet) else 0.0,
@@ -86,15 +88,19 @@ class MetaHippo(Strategy):
             eval_mb_size=ctx.eval_mb_size, device=ctx.device, plugins=ctx.plugins, evaluator=ctx.evaluator)
 
     # -- recording ------------------------------------------------------
+    def _test_sets(self, ctx: StrategyContext) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Each test experience's (x, y), collated once per run (measures run after every evaluation)."""
+        if self._tests is None:
+            self._tests = [tuple(t.to(ctx.device) for t in collate_all(exp.dataset)[:2])
+                           for exp in ctx.benchmark.test_stream]
+        return self._tests
+
     def _probe_batch(self, ctx: StrategyContext) -> torch.Tensor:
+        """A fixed probe of test inputs, the same share from every experience, for % active."""
         if self._probe is None:
-            stream = ctx.benchmark.test_stream
-            per_exp = max(1, self.config.probe_size // len(stream))
-            xs = []
-            for exp in stream:
-                ds = exp.dataset
-                xs += [ds[i][0] for i in range(min(per_exp, len(ds)))]
-            self._probe = torch.stack(xs[: self.config.probe_size]).to(ctx.device)
+            tests = self._test_sets(ctx)
+            per_exp = max(1, self.config.probe_size // len(tests))
+            self._probe = torch.cat([x[:per_exp] for x, _ in tests])[: self.config.probe_size]
         return self._probe
 
     def measures(self, template: OnlineMetaTemplate, ctx: StrategyContext) -> list[Measure]:
@@ -113,7 +119,7 @@ class MetaHippo(Strategy):
             out.append(Measure("learned_lr", lr, entity=proj, group=group))
             if name in rel:
                 out.append(Measure("relative_step", rel[name], entity=proj, group=group))
-        out += lesion_accuracies(model, ctx)
+        out += lesion_accuracies(model, ctx, self._test_sets(ctx))
         return out
 
     def report(self, tables: list[pd.DataFrame]) -> list:
@@ -128,7 +134,7 @@ def _projection_of(model, param_name: str) -> tuple[str, str]:
     return param_name, ""
 
 
-def lesion_accuracies(model, ctx: StrategyContext) -> list[Measure]:
+def lesion_accuracies(model, ctx: StrategyContext, tests: list[tuple[torch.Tensor, torch.Tensor]]) -> list[Measure]:
     """Per-head accuracy on every test experience, intact and under each lesion.
 
     Heads follow the benchmark's ``heads`` (target y = category + n_category *
@@ -144,8 +150,7 @@ def lesion_accuracies(model, ctx: StrategyContext) -> list[Measure]:
     was_training = model.training
     model.eval()
     try:
-        for j, exp in enumerate(ctx.benchmark.test_stream):
-            x, y = _tensors(exp.dataset, ctx.device)
+        for j, (x, y) in enumerate(tests):
             for lesion in (None, *lesions):
                 with torch.no_grad(), model.lesion(lesion):
                     logits = model(x)
@@ -161,11 +166,6 @@ def lesion_accuracies(model, ctx: StrategyContext) -> list[Measure]:
     finally:
         model.train(was_training)
     return out
-
-
-def _tensors(dataset, device) -> tuple[torch.Tensor, torch.Tensor]:
-    xs, ys = zip(*[(s[0], s[1]) for s in (dataset[i] for i in range(len(dataset)))])
-    return torch.stack(xs).to(device), torch.as_tensor(ys).to(device)
 
 
 def pathway_table(tables: list[pd.DataFrame]) -> Table:

@@ -18,6 +18,9 @@ from hippo_bench.cli import prepare_environment
 
 prepare_environment()
 
+# Data fixtures (tiny IDX and Omniglot files the tests write), shared by the data and image-benchmark tests.
+from data_files import cache, tiny_mnist, tiny_omniglot  # noqa: E402,F401
+
 REPO = Path(__file__).resolve().parents[1]
 
 # split-patterns (named: the default benchmark is the cls suite) cut down to two experiences of two classes: a run takes well under a second.

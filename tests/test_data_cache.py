@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from data_files import cache, stream_tensors, tiny_mnist, trust_mnist, write_mnist  # noqa: F401
+from data_files import stream_tensors, trust_mnist, write_mnist
 
 from hippo_bench.data import cache as cache_mod
 from hippo_bench.data import integrity

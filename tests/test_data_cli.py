@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.error
 
-from data_files import cache, tiny_mnist, tiny_omniglot, write_omniglot_tree, tiny_omniglot_images  # noqa: F401
+from data_files import write_omniglot_tree, tiny_omniglot_images
 
 from hippo_bench.data import download as download_mod
 

@@ -6,8 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from data_files import (TINY_ALPHABETS, cache, tiny_mnist, tiny_omniglot, tiny_omniglot_images,  # noqa: F401
-                        write_mnist, write_omniglot_npz, write_omniglot_tree)
+from data_files import TINY_ALPHABETS, tiny_omniglot_images, write_mnist, write_omniglot_npz, write_omniglot_tree
 
 from hippo_bench.data import mnist as mnist_data
 from hippo_bench.data.mnist import find_mnist, read_mnist, verify_mnist

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from data_files import cache, stream_tensors, tiny_mnist, tiny_omniglot  # noqa: F401
+from data_files import stream_tensors
 from PIL import Image
 
 from hippo_bench.errors import UserError

@@ -16,7 +16,7 @@ from torch import nn
 from hippo_bench.strategies.base import StrategyContext, silent_evaluator
 from hippo_bench.strategies.la_maml import LaMAML
 from hippo_bench.strategies.lamaml_avalanche import IgnoresTaskLabels
-from hippo_bench.strategies.mer import MER, MERTemplate, SequentialSGD, reptile_
+from hippo_bench.strategies.mer import MER, SequentialSGD, reptile_
 from hippo_bench.strategies.mer_avalanche import MERAvalanche
 from hippo_bench.strategies.meta_parts import BinaryMask, ReluThrough, init_weights
 from hippo_bench.strategies.sparse_maml import SparseMAML
