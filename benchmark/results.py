@@ -34,8 +34,9 @@ IDENTITY_COLUMNS = [
     "strategy", "strategy_params", "model", "model_params", "seed", "epochs", "train_mb_size",
     "preset", "hippo_bench_version",
 ]
-PROVENANCE_COLUMNS = ["torch_version", "avalanche_version", "python_version", "platform", "host",
-                      "git_commit", "created_at"]
+PROVENANCE_COLUMNS = ["code_fingerprint", "code_files", "torch_version", "avalanche_version", "numpy_version",
+                      "python_version", "platform", "host", "git_commit", "git_dirty", "created_at"]
+# Provenance is compared by fingerprint only: the rest says where and when a run was made.
 COLUMNS = IDENTITY_COLUMNS + PROVENANCE_COLUMNS + ROW_COLUMNS
 
 
@@ -61,42 +62,55 @@ def _hash(d: dict) -> str:
 
 
 def run_id_of(identity: dict) -> str:
-    return _hash({k: v for k, v in identity.items() if k != "preset"})
+    """Hash of the whole resolved configuration, preset label included."""
+    return _hash(identity)
 
 
 def config_id_of(identity: dict) -> str:
     """Hash of everything but the training seed: runs that differ only in seed share it."""
-    return _hash({k: v for k, v in identity.items() if k not in ("seed", "preset")})
+    return _hash({k: v for k, v in identity.items() if k != "seed"})
 
 
-def _git_commit() -> str:
+# The source folders whose uncommitted edits make a run's git_commit untrustworthy.
+SOURCE_DIRS = ("benchmark", "strategies", "models", "pyproject.toml")
+
+
+def git_state() -> tuple[str, str]:
+    """(short commit, "true"/"false": uncommitted edits in the source folders), or ("", "") outside git."""
+    here = Path(__file__).resolve().parent
     try:
-        here = Path(__file__).resolve().parent
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=5)
-        return out.stdout.strip() if out.returncode == 0 else ""
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
+                              text=True, timeout=5)
+        if head.returncode != 0:
+            return "", ""
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True, text=True,
+                             timeout=5).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *SOURCE_DIRS],
+                                cwd=top or here, capture_output=True, text=True, timeout=10)
+        dirty = "true" if status.stdout.strip() else "false"
+        return head.stdout.strip(), dirty if status.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
-        return ""
+        return "", ""
 
 
-def provenance() -> dict:
-    import torch
+def provenance(code: tuple[str, str] = ("", "")) -> dict:
+    """Where, when and with what code a run was made; ``code`` is (fingerprint, detail) from hippo_bench.fingerprint."""
+    from hippo_bench.fingerprint import library_versions
 
-    try:
-        import avalanche
-        av = avalanche.__version__
-    except Exception:  # pragma: no cover - avalanche is a dependency
-        av = ""
+    versions = library_versions()
+    commit, dirty = git_state()
     return {
-        "torch_version": torch.__version__, "avalanche_version": av,
+        "code_fingerprint": code[0], "code_files": code[1],
+        "torch_version": versions["torch"], "avalanche_version": versions["avalanche"],
+        "numpy_version": versions["numpy"],
         "python_version": platform.python_version(), "platform": platform.platform(terse=True),
-        "host": socket.gethostname(), "git_commit": _git_commit(),
+        "host": socket.gethostname(), "git_commit": commit, "git_dirty": dirty,
         "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
     }
 
 
 def make_table(identity: dict, rows: Iterable[dict], *, status: str = "ok", note: str = "",
-               prov: dict | None = None) -> pd.DataFrame:
+               prov: dict | None = None, code: tuple[str, str] = ("", "")) -> pd.DataFrame:
     """The tidy table of a run: measurement rows with identity and provenance columns."""
     body = pd.DataFrame(list(rows), columns=ROW_COLUMNS)
     if body.empty:
@@ -106,7 +120,7 @@ def make_table(identity: dict, rows: Iterable[dict], *, status: str = "ok", note
     for col in ("entity", "group", "lesion", "metric"):
         body[col] = body[col].fillna("").astype(str)
     head = {**identity, "run_id": run_id_of(identity), "config_id": config_id_of(identity),
-            "status": status, "note": note, **(prov or provenance())}
+            "status": status, "note": note, **provenance(code), **(prov or {})}
     for col in IDENTITY_COLUMNS + PROVENANCE_COLUMNS:
         body[col] = head.get(col, "")
     return body[COLUMNS]
@@ -147,11 +161,12 @@ def failure_path(out_dir: Path, run_id: str) -> Path:
     return Path(out_dir) / "failed" / f"{run_id}.json"
 
 
-def record_failure(out_dir: Path, identity: dict, error: str) -> Path:
+def record_failure(out_dir: Path, identity: dict, error: str, code: tuple[str, str] = ("", "")) -> Path:
     """A failed run is recorded as JSON beside the results, never as a partial parquet."""
     path = failure_path(out_dir, run_id_of(identity))
+    prov = {k: v for k, v in provenance(code).items() if k != "code_files"}
     atomic_write_text(json.dumps({**identity, "run_id": run_id_of(identity), "status": "failed",
-                                  "error": error, **provenance()}, indent=2, sort_keys=True), path)
+                                  "error": error, **prov}, indent=2, sort_keys=True), path)
     return path
 
 

@@ -81,7 +81,7 @@ class RunSpec:
 @dataclasses.dataclass
 class RunOutcome:
     spec: RunSpec
-    status: str  # ok | cached | skipped | failed
+    status: str  # ok | cached | stale | skipped | failed
     table: pd.DataFrame | None = None
     path: Path | None = None
     error: str = ""
@@ -111,10 +111,38 @@ def _measure_rows(measures: list[Measure], train_exp: int) -> list[dict]:
                  entity=m.entity, group=m.group, lesion=m.lesion) for m in measures]
 
 
+def build_instance(bench_cls: type, bench_config: Any, benchmark_seed: int, data_root: Path | None) -> BenchmarkInstance:
+    """The benchmark's stream for ``benchmark_seed`` (built before any training seed is set)."""
+    return bench_cls(bench_config).build(benchmark_seed, data_root)
+
+
+def code_of(spec: RunSpec, instance: BenchmarkInstance | None = None) -> tuple[str, str]:
+    """(fingerprint, detail) of the code a run of ``spec`` depends on (hippo_bench.fingerprint)."""
+    from hippo_bench.fingerprint import code_identity
+    from hippo_bench.models import models
+    from hippo_bench.tasks import benchmarks
+
+    return code_identity(spec.strategy, benchmarks.get(spec.benchmark), models.get(spec.model))
+
+
+def cached_state(path: Path | None, fingerprint: str) -> tuple[str, pd.DataFrame | None]:
+    """("current" | "stale" | "absent", table) of an existing results file for this code."""
+    if path is None or not path.exists():
+        return "absent", None
+    table = _read_cached(path)
+    if table is None or not (table["status"] == "ok").all():
+        return "absent", None
+    stored = table["code_fingerprint"].iloc[0] if "code_fingerprint" in table.columns else ""
+    return ("current" if stored == fingerprint else "stale"), table
+
+
 def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *, force: bool = False,
-            progress: Progress | None = None) -> RunOutcome:
+            reuse_stale: bool = False, progress: Progress | None = None) -> RunOutcome:
     """Run (or reuse) one configuration and write its tidy table atomically.
 
+    A results file is reused only when it was made by the same code (its
+    ``code_fingerprint`` matches, see hippo_bench.fingerprint); one made by
+    other code is rerun, or with ``reuse_stale`` returned as ``stale``.
     A user error (bad parameters) propagates. Any other exception makes the
     run ``failed``: recorded as JSON under ``<out>/failed/``, no parquet.
     """
@@ -122,15 +150,18 @@ def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *,
     identity = spec.identity()
     run_id = run_id_of(identity)
     path = result_path(out_dir, run_id) if out_dir is not None else None
-    if path is not None and path.exists() and not force:
-        table = _read_cached(path)
-        if table is not None and (table["status"] == "ok").all():
+    code = code_of(spec, instance)
+    if not force:
+        state, table = cached_state(path, code[0])
+        if state == "current":
             return RunOutcome(spec, "cached", table, path)
+        if state == "stale" and reuse_stale:
+            return RunOutcome(spec, "stale", table, path)
 
     strategy = spec.strategy(spec.strategy_config)
     reason = strategy.unsupported_reason(instance)
     if reason:
-        table = make_table(identity, [], status="skipped", note=reason)
+        table = make_table(identity, [], status="skipped", note=reason, code=code)
         if path is not None:
             atomic_write_parquet(table, path)
         return RunOutcome(spec, "skipped", table, path, reason)
@@ -142,16 +173,16 @@ def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *,
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # the run fails; other seeds go on
-        return _failed(spec, identity, out_dir, exc)
+        return _failed(spec, identity, out_dir, exc, code=code)
     finally:
         progress.end_run()
 
-    table = make_table(identity, rows)
+    table = make_table(identity, rows, code=code)
     if path is not None:
         try:
             atomic_write_parquet(table, path)
         except Exception as exc:  # e.g. a full disk: no file is left, the run counts as failed
-            return _failed(spec, identity, out_dir, exc, what="writing results: ")
+            return _failed(spec, identity, out_dir, exc, what="writing results: ", code=code)
         stale = failure_path(out_dir, run_id)
         if stale.exists():  # an earlier attempt failed; this one replaces it
             stale.unlink()
@@ -166,13 +197,14 @@ def _read_cached(path: Path) -> pd.DataFrame | None:
         return None
 
 
-def _failed(spec: RunSpec, identity: dict, out_dir: Path | None, exc: Exception, what: str = "") -> RunOutcome:
+def _failed(spec: RunSpec, identity: dict, out_dir: Path | None, exc: Exception, what: str = "",
+            code: tuple[str, str] = ("", "")) -> RunOutcome:
     """Record a failed run as JSON under ``<out>/failed/`` (never as a parquet)."""
     err = f"{what}{type(exc).__name__}: {exc}"
     if not isinstance(exc, MetaLossError):
         err += "\n" + "".join(traceback.format_exception(exc)[-3:])
     if out_dir is not None:
-        record_failure(out_dir, identity, err)
+        record_failure(out_dir, identity, err, code)
     return RunOutcome(spec, "failed", None, None, err)
 
 

@@ -6,7 +6,7 @@ from typing import Sequence
 
 from rich.markup import escape
 
-from hippo_bench.cli import _console, _Parser
+from hippo_bench.commands import Parser as _Parser, console as _console
 from hippo_bench.data_root import ENV_CACHE, ENV_DATA, cache_dir, candidate_roots, resolve_data_root
 
 STATUS_STYLE = {"ok": "green", "unverified": "yellow", "missing": "dim", "corrupt": "red"}
@@ -58,7 +58,7 @@ def cmd_download(name: str, data_root: str | None) -> int:
     return 0
 
 
-def cmd_data(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str]) -> int:
     parser = _Parser(prog="hippo-bench data", description="Check or fetch the MNIST and Omniglot data sets.")
     sub = parser.add_subparsers(dest="action", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="where each data set was looked for, what was found, checksums")
