@@ -28,7 +28,8 @@ import pandas as pd
 from hippo_bench import __version__
 from hippo_bench.metrics import summarize
 
-ROW_COLUMNS = ["train_exp", "eval_exp", "metric", "value", "entity", "group", "lesion"]
+ROW_COLUMNS = ["train_exp", "eval_exp", "metric", "value", "entity", "group", "lesion", "item_a", "item_b"]
+# item_a / item_b: the two items of an item-by-item measure (a CLS layer's pattern correlations); -1 otherwise.
 IDENTITY_COLUMNS = [
     "run_id", "config_id", "status", "note", "benchmark", "benchmark_params", "benchmark_seed",
     "strategy", "strategy_params", "model", "model_params", "seed", "epochs", "train_mb_size",
@@ -115,8 +116,11 @@ def make_table(identity: dict, rows: Iterable[dict], *, status: str = "ok", note
     body = pd.DataFrame(list(rows), columns=ROW_COLUMNS)
     if body.empty:
         body = pd.DataFrame([{"train_exp": -1, "eval_exp": -1, "metric": status, "value": np.nan,
-                              "entity": "", "group": "", "lesion": ""}])
-    body = body.astype({"train_exp": "int64", "eval_exp": "int64", "value": "float64"})
+                              "entity": "", "group": "", "lesion": "", "item_a": -1, "item_b": -1}])
+    for col in ("item_a", "item_b"):
+        body[col] = body[col].fillna(-1)
+    body = body.astype({"train_exp": "int64", "eval_exp": "int64", "value": "float64", "item_a": "int64",
+                        "item_b": "int64"})
     for col in ("entity", "group", "lesion", "metric"):
         body[col] = body[col].fillna("").astype(str)
     head = {**identity, "run_id": run_id_of(identity), "config_id": config_id_of(identity),

@@ -108,7 +108,8 @@ def peak_rss_mb() -> float:
 
 def _measure_rows(measures: list[Measure], train_exp: int) -> list[dict]:
     return [dict(train_exp=train_exp, eval_exp=m.eval_exp, metric=m.metric, value=float(m.value),
-                 entity=m.entity, group=m.group, lesion=m.lesion) for m in measures]
+                 entity=m.entity, group=m.group, lesion=m.lesion, item_a=m.item_a, item_b=m.item_b)
+            for m in measures]
 
 
 def build_instance(bench_cls: type, bench_config: Any, benchmark_seed: int, data_root: Path | None) -> BenchmarkInstance:

@@ -35,6 +35,8 @@ class Measure:
     entity: str = ""
     group: str = ""
     lesion: str = ""
+    item_a: int = -1  # the two items of an item-by-item measure (pattern correlations), -1 otherwise
+    item_b: int = -1
 
 
 @dataclasses.dataclass
