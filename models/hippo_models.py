@@ -15,7 +15,7 @@ from hippo_bench.params import param
 class InhibitionConfig:
     """Fields every meta-hippo network shares."""
 
-    m_init: float = param(0.01, "initial inhibition multiplier m per hidden layer", min=0.0)
+    m_init: float = param(0.01, "initial inhibition multiplier m per hidden layer")
     k_fraction: float = param(0.01, "k of the k-WTA threshold as a fraction of the layer's units", min=0.0, max=1.0)
     k_floor: int = param(2, "smallest k (the seed's reproduction presets use 1: k = int(0.01 n))", min=1)
 

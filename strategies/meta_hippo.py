@@ -12,11 +12,21 @@ Conditions (what is learned): ``baseline`` nothing, ``sparsity`` m only,
 not learn sparsity has no inhibition at all (m fixed at 0: a plain ReLU),
 and one that does starts from the model's ``m_init`` (0.01).
 
+The inhibition multiplier m is unbounded, as in the seed's code: m > 0
+subtracts a share of the k-th largest pre-activation (sparser than a ReLU),
+m = 0 is a plain ReLU, and m < 0 *adds* a share of it, letting units with
+negative pre-activations through (denser than a ReLU). ``--clamp-m`` keeps
+m >= 0 instead.
+
 Recorded after every evaluation: % active per hidden layer on a fixed probe
-batch of test data, m per layer, relu(alpha) per projection, the relative
-step lr |dW| / |W| of the last update per projection, and, for models with
-lesions (dual: large/small branch; chorse: msp/tsp), the accuracy of every
-head with each lesion.
+batch of test data with the slow weights (``percent_active``) and, as the
+seed measures it, on the meta-batch with the fast weights after each inner
+step of the 10th update of the experience (``percent_active_train``); m per
+layer; the learned rate relu(alpha) (``learned_lr``) and the raw alpha
+(``alpha_raw``: how far below zero a dead projection went) per projection;
+the relative step lr |dW| / |W| of the last update per projection; and, for
+models with lesions (dual: large/small branch; chorse: msp/tsp), the
+accuracy of every head with each lesion.
 """
 
 from __future__ import annotations
@@ -61,6 +71,10 @@ class MetaHippo(Strategy):
         path: Literal["auto", "low-rank", "materialised"] = param(
             "auto", "meta-gradient computation (auto: low-rank on HippoNets with per-projection alpha)")
         probe_size: int = param(256, "test samples used to measure % active", min=1)
+        clamp_m: bool = param(False, "keep the inhibition multiplier m >= 0 after each meta-step (the seed's code "
+                              "does not)")
+        activity_iteration: int = param(9, "update of each experience at which % active is also measured the "
+                                        "seed's way (meta-batch, fast weights); the seed uses its 10th (9)", min=0)
 
     @property
     def learns_sparsity(self) -> bool:
@@ -84,7 +98,8 @@ class MetaHippo(Strategy):
             model=model, criterion=ctx.criterion, steps=steps, step_lr=c.alpha_lr if self.learns_lr else 0.0,
             inhibition_lr=c.m_lr if self.learns_sparsity and isinstance(model, HippoNet) else 0.0,
             replay_size=c.buffer_size, replay_batch=c.replay_batch, grad_clip=c.grad_clip,
-            path=c.path, seed=ctx.seed, train_mb_size=ctx.train_mb_size, train_epochs=ctx.epochs,
+            path=c.path, inhibition_floor=0.0 if c.clamp_m else None, activity_iteration=c.activity_iteration,
+            seed=ctx.seed, train_mb_size=ctx.train_mb_size, train_epochs=ctx.epochs,
             eval_mb_size=ctx.eval_mb_size, device=ctx.device, plugins=ctx.plugins, evaluator=ctx.evaluator)
 
     # -- recording ------------------------------------------------------
@@ -113,10 +128,17 @@ class MetaHippo(Strategy):
                 out.append(Measure("percent_active", 100.0 * active[layer], entity=layer, group=group))
                 out.append(Measure("inhibition_m", float(model.inhibition[i].detach()), entity=layer, group=group))
                 out.append(Measure("units", float(model.units[layer]), entity=layer, group=group))
+                if layer in template.train_activity:
+                    out.append(Measure("percent_active_train", 100.0 * template.train_activity[layer],
+                                       entity=layer, group=group))
+            template.train_activity = {}  # one experience's value is recorded once
         rel = relative_steps(template)
+        raw = template.steps.raw_values()
         for name, lr in template.steps.values().items():
             proj, group = _projection_of(model, name)
             out.append(Measure("learned_lr", lr, entity=proj, group=group))
+            if name in raw:
+                out.append(Measure("alpha_raw", raw[name], entity=proj, group=group))
             if name in rel:
                 out.append(Measure("relative_step", rel[name], entity=proj, group=group))
         out += lesion_accuracies(model, ctx, self._test_sets(ctx))

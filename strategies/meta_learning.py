@@ -122,6 +122,10 @@ class StepSizes(nn.Module):
         with torch.no_grad():
             return {name: float(self.step(name).mean()) for name in self.names}
 
+    def raw_values(self) -> dict[str, float]:
+        """Mean raw parameter behind each step (before any relu), where the parametrisation has one."""
+        return {}
+
 
 class ReluAlpha(StepSizes):
     """relu(alpha): one learned scalar per parameter tensor (per projection) or per entry (La-MAML)."""
@@ -144,6 +148,11 @@ class ReluAlpha(StepSizes):
     def step(self, name: str) -> Tensor:
         a = self.alpha[_key(name)]
         return F.relu(a) if self.use_relu else a
+
+    def raw_values(self) -> dict[str, float]:
+        """Mean alpha per parameter tensor: below zero, relu(alpha) = 0 and the projection no longer learns."""
+        with torch.no_grad():
+            return {name: float(self.alpha[_key(name)].mean()) for name in self.names}
 
     def backward(self, grads: dict[str, Tensor]) -> None:
         """relu'(alpha) in closed form: the hot path of the low-rank loop skips autograd here."""
@@ -210,6 +219,20 @@ class MaterialisedPath:
         if torch.isfinite(loss):
             loss.backward()
         return loss.detach()
+
+    def state_activity(self, x: Tensor) -> dict[str, float]:
+        """Share of active units per hidden layer on ``x``, with the fast weights after each inner step, averaged."""
+        if not hasattr(self.model, "hidden_names"):
+            return {}
+        prefix = "weights."
+        totals: dict[str, float] = {}
+        with torch.no_grad():
+            for i in range(1, len(self.grads) + 1):
+                fast = {n[len(prefix):]: w for n, w in self._fast(i, graph=False).items() if n.startswith(prefix)}
+                acts = self.model.run(x, weights={**dict(self.model.weights.items()), **fast})[1]
+                for name in self.model.hidden_names:
+                    totals[name] = totals.get(name, 0.0) + float((acts[name] > 0).float().mean())
+        return {name: v / max(len(self.grads), 1) for name, v in totals.items()}
 
 
 def _call(model: nn.Module, tensors: dict[str, Tensor], x: Tensor, t: Tensor) -> Tensor:
@@ -303,6 +326,14 @@ class LowRankPath:
             self.steps.backward({self.param_name[k]: (d_c[k] * mask).sum() for k in self.keys})
         return loss
 
+    def state_activity(self, x: Tensor) -> dict[str, float]:
+        """Share of active units per hidden layer on ``x``, with the fast weights after each inner step, averaged."""
+        mask = self._tril(self.n, x)
+        with torch.no_grad():
+            steps = {k: self.steps.step(self.param_name[k]) for k in self.keys}
+            acts = self.model.run(x.flatten(1), low_rank=self._low_rank(lambda k: steps[k] * mask))[1]
+        return {name: float((acts[name] > 0).float().mean()) for name in self.model.hidden_names}
+
     def meta_loss(self, x: Tensor, y: Tensor, t: Tensor) -> Tensor:
         """The same meta-loss with autograd (kept as the reference the hand-written pass is tested against)."""
         B = self.n
@@ -319,15 +350,20 @@ class OnlineMetaTemplate(SupervisedMetaLearningTemplate):
     """Avalanche meta-learning template running the loop of this module.
 
     ``steps`` parametrises the inner step sizes; ``inhibition_lr`` > 0
-    meta-learns a HippoNet's inhibition multipliers m (kept >= 0).
+    meta-learns a HippoNet's inhibition multipliers m (unbounded, as in the
+    seed's code; ``inhibition_floor`` clamps m from below after each step).
     ``weight_update`` is "async" (La-MAML: with the new step sizes) or
-    "sync" (a fixed learning rate ``sync_lr``).
+    "sync" (a fixed learning rate ``sync_lr``). With ``activity_iteration``
+    set, the share of active units on the meta-batch with the fast weights
+    (the seed's measure of sparsity) is taken at that iteration of every
+    experience (or its last, if shorter) into ``train_activity``.
     """
 
     def __init__(self, *, model: nn.Module, criterion, steps: StepSizes, step_lr: float = 0.0,
                  inhibition_lr: float = 0.0, replay_size: int = 200, replay_batch: int = 5,
                  grad_clip: float = 2.0, weight_update: Literal["async", "sync"] = "async",
                  sync_lr: float = 0.0, path: Literal["auto", "low-rank", "materialised"] = "auto",
+                 inhibition_floor: float | None = None, activity_iteration: int | None = None,
                  seed: int = 0, **base):
         weight_opt = torch.optim.SGD(model.parameters(), lr=sync_lr)  # Avalanche manages it; used for sync
         super().__init__(model=model, optimizer=weight_opt, criterion=criterion, **base)
@@ -336,6 +372,9 @@ class OnlineMetaTemplate(SupervisedMetaLearningTemplate):
         self._step_params = [p for p in steps.parameters() if p.requires_grad]
         self.learn_inhibition = inhibition_lr > 0 and hasattr(model, "inhibition")
         self.inhibition_lr = inhibition_lr
+        self.inhibition_floor = inhibition_floor
+        self.activity_iteration = activity_iteration
+        self.train_activity: dict[str, float] = {}
         if self.learn_inhibition:
             model.inhibition.requires_grad_(True)
         self._named_fast = [(n, p) for n, p in model.named_parameters() if n in steps.names]
@@ -389,6 +428,8 @@ class OnlineMetaTemplate(SupervisedMetaLearningTemplate):
                 f"meta-loss is {float(meta_loss)} at experience {exp}, meta-step {self.meta_steps} "
                 f"(iteration {self.clock.train_exp_iterations} of this experience); lower the step-size or "
                 f"inhibition learning rates, or alpha_init")
+        if self._records_activity_now():
+            self.train_activity = self.path.state_activity(mx)  # before the update, as the seed measures it
         with torch.no_grad():
             _clip_(weights, self.grad_clip)
             if self.step_lr > 0:
@@ -399,7 +440,9 @@ class OnlineMetaTemplate(SupervisedMetaLearningTemplate):
             if self.learn_inhibition:
                 m = self.model.inhibition
                 _clip_([m], self.grad_clip)
-                m.sub_(self.inhibition_lr * m.grad).clamp_(min=0.0)
+                m.sub_(self.inhibition_lr * m.grad)
+                if self.inhibition_floor is not None:
+                    m.clamp_(min=self.inhibition_floor)
             if self.weight_update == "async":
                 for n, p in self._named_fast:
                     if p.grad is not None:
@@ -408,6 +451,14 @@ class OnlineMetaTemplate(SupervisedMetaLearningTemplate):
                 self.optimizer.step()
         self.loss = meta_loss.detach()
         self.meta_steps += 1
+
+    def _records_activity_now(self) -> bool:
+        """Whether this update is the experience's ``activity_iteration``-th (or its last, if it has fewer)."""
+        if self.activity_iteration is None:
+            return False
+        loader = getattr(self, "dataloader", None)
+        last = len(loader) - 1 if isinstance(loader, TensorBatches) else self.activity_iteration
+        return self.clock.train_exp_iterations == min(self.activity_iteration, last)
 
     @property
     def last_weight_grads(self) -> dict[str, Tensor]:

@@ -151,7 +151,6 @@ def test_each_condition_changes_only_what_it_names(condition, learns_m, learns_l
     moved = [not torch.equal(a0[k], v) for k, v in tpl.steps.alpha.items()]
     assert all(moved) if learns_lr else not any(moved)
     assert all(not torch.equal(w0[k], v) for k, v in model.named_parameters())  # weights always learn
-    assert (model.inhibition >= 0).all()
 
 
 def test_per_parameter_learning_rates_use_the_materialised_path():
@@ -231,3 +230,71 @@ def test_conditions_learn_different_parameters(run_cli, tiny_bench, tmp_path):
     assert unchanged(finals["baseline"][1], 0.1) and unchanged(finals["sparsity"][1], 0.1)
     assert not unchanged(finals["lr"][1], 0.1) and not unchanged(finals["both"][1], 0.1)
     assert len(finals["both"][0]) == 2 and len(finals["both"][1]) == 3
+
+
+@pytest.mark.parametrize("floor, expected", [(None, 0.01 - 0.5), (0.0, 0.0)])
+def test_inhibition_multiplier_is_unbounded_unless_a_floor_is_set(monkeypatch, floor, expected):
+    """A meta-gradient of +1 on m with step 0.5 takes m from 0.01 to -0.49 (seed: no clamp), or to the floor."""
+    model = models.get("mlp2")(models.get("mlp2").Config(hidden=[6])).build((5,), 3)
+    with torch.no_grad():
+        model.inhibition.fill_(0.01)
+    tpl = make_template(model, m_lr=0.5, grad_clip=0.0)
+    tpl.inhibition_floor = floor
+
+    def fake_meta_backward(x, y, t):
+        for p in model.weights.values():
+            p.grad = torch.zeros_like(p)
+        model.inhibition.grad = torch.ones_like(model.inhibition)
+        return torch.tensor(1.0)
+
+    monkeypatch.setattr(tpl.path, "meta_backward", fake_meta_backward)
+    feed(tpl, batches(1, 3, 5, 3))
+    assert model.inhibition.tolist() == pytest.approx([expected])
+
+
+def test_seed_activity_measure_with_zero_steps_is_the_slow_weights_activity_on_the_meta_batch():
+    """alpha = 0: every fast weight equals the slow weight, so the seed's measure is fraction_active(meta-batch)."""
+    torch.manual_seed(0)
+    model = models.get("mlp2")(models.get("mlp2").Config(hidden=[40, 30])).build((12,), 4)
+    with torch.no_grad():
+        model.inhibition.fill_(0.4)
+    tpl = make_template(model, alpha=0.0, replay_batch=0)
+    tpl.activity_iteration = 0
+    (x, y), = batches(1, 6, 12, 4)
+    expected = model.fraction_active(x)
+    feed(tpl, [(x, y)])
+    assert tpl.train_activity == pytest.approx(expected, abs=1e-6)
+    assert 0 < expected["h1"] < 1  # inhibition left some units on and some off
+
+
+def test_seed_activity_measure_agrees_between_the_low_rank_and_materialised_paths():
+    """With learning steps the measure uses the fast weights: both computations of them give the same shares."""
+    results = {}
+    for path in ("low-rank", "materialised"):
+        torch.manual_seed(0)
+        model = models.get("mlp2")(models.get("mlp2").Config(hidden=[40, 30])).build((12,), 4)
+        with torch.no_grad():
+            model.inhibition.fill_(0.3)
+        tpl = make_template(model, alpha=2.0, path=path, replay_batch=0)
+        tpl.activity_iteration = 0
+        (x, y), = batches(1, 6, 12, 4)
+        slow = model.fraction_active(x)
+        feed(tpl, [(x, y)])
+        results[path] = (tpl.train_activity, slow)
+    (low, slow), (mat, _) = results["low-rank"], results["materialised"]
+    assert low == pytest.approx(mat, abs=1e-6)
+    assert low != pytest.approx(slow, abs=1e-3)  # large steps moved the fast weights' activity
+
+
+def test_raw_alpha_is_recorded_beside_relu_alpha(run_cli, tiny_bench, tmp_path):
+    code, _, _ = run_cli("run", "--strategy", "meta-hippo", "--model", "mlp2", "--out", tmp_path, "--alpha-lr", "0.05",
+                         *tiny_bench)
+    assert code == 0
+    df = read_runs(tmp_path)
+    lr = df[df["metric"] == "learned_lr"].set_index(["train_exp", "entity"])["value"]
+    raw = df[df["metric"] == "alpha_raw"].set_index(["train_exp", "entity"])["value"]
+    assert set(lr.index) == set(raw.index)
+    assert np.allclose(lr.sort_index(), raw.sort_index().clip(lower=0.0))  # learned lr = relu(raw alpha)
+    seed_measure = df[df["metric"] == "percent_active_train"]
+    assert set(seed_measure["train_exp"]) == {0, 1}  # measured during training: none before it
+    assert set(seed_measure["entity"]) == {"h1", "h2"}
