@@ -25,6 +25,7 @@ COMMANDS = {
     "run": ("run", "train and evaluate a strategy on a benchmark over seeds"),
     "leaderboard": ("leaderboard", "build leaderboards from results, or check them against published targets"),
     "data": ("data", "check or download the MNIST and Omniglot data sets"),
+    "verify": ("verify", "rerun committed results with the current code and report differences (or regenerate)"),
 }
 
 

@@ -36,8 +36,12 @@ NOT_RESULT_CODE = (
 )
 
 
+# The top-level package itself: its __init__ holds the version and the lazy public API only.
+NOT_RESULT_EXACT = frozenset({PACKAGE})
+
+
 def _excluded(module: str) -> bool:
-    return any(module == m or module.startswith(m + ".") for m in NOT_RESULT_CODE)
+    return module in NOT_RESULT_EXACT or any(module == m or module.startswith(m + ".") for m in NOT_RESULT_CODE)
 
 
 @functools.lru_cache(maxsize=None)
@@ -91,7 +95,7 @@ def closure(roots: tuple[str, ...]) -> dict[str, str]:
         if module in out:
             continue
         path = _origin(module)
-        if path is None:
+        if path is None or (module not in roots and _excluded(module)):
             continue
         out[module] = path
         for dep in (*_imports(path, module), *_parents(module)):
