@@ -71,18 +71,21 @@ def test_rows_values_order_and_bold(results, tmp_path):
     header = [c.strip() for c in md.splitlines()[[i for i, l in enumerate(md.splitlines()) if l.startswith("|")][0]]
               .strip("|").split("|")]
     assert header == ["#", "strategy", "model", "variant", "n", "ACC ↑", "BWT ↑", "Forgetting ↓", "LA ↑", "FWT ↑"]
+    # Four rows have seed 0 only, naive has 0 and 1: the board compares on {0}; naive's seed 1 is listed
+    # below. One seed per row allows no paired test, so nothing is bold and every row ties (≈).
     assert _table_rows(md) == [
-        ["1", "ewc", "mlp", "ewc_lambda=100", "1", "**0.750**", "**-0.200**", "**0.200**", "**0.850**", "—"],
-        ["2", "naive", "mlp", "", "2", "0.600 ± 0.141", "-0.500 ± 0.141", "0.500 ± 0.141",
-         "**0.850 ± 0.071**", "**-0.100 ± 0.000**"],
-        ["3", "ewc", "mlp", "", "1", "0.550", "-0.600", "0.600", "**0.850**", "—"],
-        ["4", "mystery", "mlp", "k=2", "1", "0.150", "-0.300", "0.300", "0.300", "—"],
-        ["5", "mystery", "mlp", "k=1", "1", "0.100", "**-0.200**", "**0.200**", "0.200", "—"],
+        ["1", "ewc", "mlp", "ewc_lambda=100", "1", "≈ 0.750", "≈ -0.200", "≈ 0.200", "≈ 0.850", "—"],
+        ["2", "ewc", "mlp", "", "1", "≈ 0.550", "≈ -0.600", "≈ 0.600", "≈ 0.850", "—"],
+        ["3", "naive", "mlp", "", "1", "≈ 0.500", "≈ -0.600", "≈ 0.600", "≈ 0.800", "-0.100"],
+        ["4", "mystery", "mlp", "k=2", "1", "≈ 0.150", "≈ -0.300", "≈ 0.300", "≈ 0.300", "—"],
+        ["5", "mystery", "mlp", "k=1", "1", "≈ 0.100", "≈ -0.200", "≈ 0.200", "≈ 0.200", "—"],
     ]
+    assert "- naive (mlp) also has seeds 1: ACC over all its seeds 0.600 ± 0.141" in md
+    assert "Compared on training seeds 0 " in md
     assert "- gem (mlp), seeds 0, 1: skipped: gem needs task labels" in md
     assert "`bench.classes_per_exp=2`" in md and "`model.hidden=[8]`" in md and "`epochs=1`" in md
     html = (tmp_path / "lb" / "toy.html").read_text()
-    assert "<td class=\"num\"><strong>0.750</strong></td>" in html
+    assert "<td class=\"num\">≈ 0.750</td>" in html and "<strong>" not in html
     assert "<li>gem (mlp), seeds 0, 1: skipped: gem needs task labels</li>" in html
     assert html.count("<tr>") == 6  # header and five rows
 
@@ -148,3 +151,67 @@ def test_committed_leaderboards_regenerate_byte_identically(tmp_path):
     for path in written:
         assert path.read_bytes() == (REPO / "leaderboards" / path.name).read_bytes(), (
             f"leaderboards/{path.name} is stale: run `hippo-bench leaderboard build` and commit it")
+
+
+def _acc_run(folder, strategy, seed, acc, params=None, benchmark="toy", prov=None):
+    identity = run_identity(benchmark=benchmark, benchmark_params=BENCH, benchmark_seed=0, strategy=strategy,
+                            strategy_params=params if params is not None else _params(strategy), model="mlp",
+                            model_params={"hidden": [8]}, seed=seed, epochs=1, train_mb_size=10)
+    rows = [dict(train_exp=0, eval_exp=0, metric="accuracy", value=acc, entity="", group="", lesion="")]
+    table = make_table(identity, rows, prov=prov or {})
+    atomic_write_parquet(table, result_path(folder, table["run_id"].iloc[0]))
+
+
+def test_paired_t_test_matches_the_hand_computed_p_value():
+    from hippo_bench.reporting.leaderboard import Cell, paired_p
+
+    a = Cell((0.80, 0.82, 0.81), 3, (0, 1, 2))
+    b = Cell((0.70, 0.70, 0.71), 3, (0, 1, 2))
+    # d = (0.10, 0.12, 0.10): t = 16 with 2 degrees of freedom; for df = 2 the t cdf is 1/2 + t / (2 sqrt(2 + t^2))
+    t = 16.0
+    assert paired_p(a, b) == pytest.approx(2 * (0.5 - t / (2 * np.sqrt(2 + t * t))), rel=1e-6)
+    assert np.isnan(paired_p(a, Cell((0.5,), 1, (0,))))  # one common seed: no test
+
+
+def test_bold_needs_a_significant_win_on_the_shared_seeds(tmp_path):
+    folder = tmp_path / "results"
+    for seed, (a, b, c) in enumerate([(0.80, 0.70, 0.60), (0.82, 0.70, 0.61), (0.81, 0.71, 0.59)]):
+        _acc_run(folder, "naive", seed, a, params=_params("naive", lr=0.1))
+        _acc_run(folder, "naive", seed, b, params=_params("naive", lr=0.2))
+        _acc_run(folder, "naive", seed, c, params=_params("naive", lr=0.3))
+    _acc_run(folder, "naive", 3, 0.99, params=_params("naive", lr=0.3))  # an extra seed: not in the table
+    _acc_run(folder, "naive", 0, 0.95, params=_params("naive", lr=0.4))  # lacks seeds 1 and 2: marked, not tested
+    build_leaderboards(folder, tmp_path / "lb")
+    md = (tmp_path / "lb" / "toy.md").read_text()
+    rows = {r[3]: r for r in _table_rows(md)}
+    assert rows["lr=0.1"][4:6] == ["3", "**0.810 ± 0.010**"]  # beats the runner-up lr=0.2 at p = 0.004
+    assert rows["lr=0.3"][4:6] == ["3", "0.600 ± 0.010"]  # on seeds 0-2 only
+    assert rows["lr=0.4"][4:6] == ["1*", "0.950"]  # the best mean, but not on the shared seeds
+    assert "- naive (mlp, lr=0.3) also has seeds 3: ACC over all its seeds 0.698 ± 0.195" in md
+
+
+def test_a_win_within_noise_is_a_tie(tmp_path):
+    folder = tmp_path / "results"
+    for seed, (a, b) in enumerate([(0.80, 0.70), (0.60, 0.72), (0.75, 0.65)]):
+        _acc_run(folder, "naive", seed, a, params=_params("naive", lr=0.1))
+        _acc_run(folder, "naive", seed, b, params=_params("naive", lr=0.2))
+    build_leaderboards(folder, tmp_path / "lb")
+    rows = {r[3]: r for r in _table_rows((tmp_path / "lb" / "toy.md").read_text())}
+    assert rows["lr=0.1"][5].startswith("≈ 0.717") and rows["lr=0.2"][5].startswith("≈ 0.690")
+
+
+def test_runs_of_other_code_are_marked_stale(tmp_path):
+    from hippo_bench.fingerprint import code_identity
+    from hippo_bench.models import models
+    from hippo_bench.tasks import benchmarks
+
+    current = code_identity(strategies.get("naive"), benchmarks.get("split-patterns"), models.get("mlp"))[0]
+    folder = tmp_path / "results"
+    _acc_run(folder, "naive", 0, 0.5, benchmark="split-patterns", prov={"code_fingerprint": current})
+    _acc_run(folder, "naive", 0, 0.6, params=_params("naive", lr=0.2), benchmark="split-patterns",
+             prov={"code_fingerprint": "0123456789abcdef"})
+    build_leaderboards(folder, tmp_path / "lb")
+    md = (tmp_path / "lb" / "split-patterns.md").read_text()
+    by_variant = {r[3]: r[1] for r in _table_rows(md)}
+    assert by_variant == {"": "naive", "lr=0.2": "naive (stale)"}
+    assert "(stale): made by code other than the current one" in md

@@ -18,12 +18,11 @@ def main(argv: Sequence[str]) -> int:
     c = sub.add_parser("check", help="compare the results with the published targets (ours, target, difference)")
     c.add_argument("--results", default="results", help="folder of result files (default: results)")
     c.add_argument("--targets", help="targets CSV (default: the packaged hippo_bench/targets/published.csv)")
+    c.add_argument("--allow-missing", action="store_true",
+                   help="a target without matching runs does not fail the check")
     args = parser.parse_args(argv)
     if args.action == "check":
-        from hippo_bench.reporting.targets import check, check_table
-
-        console().print(check_table(check(Path(args.results), args.targets)))
-        return 0
+        return _check(args)
     from hippo_bench.reporting.leaderboard import build_leaderboards
 
     results = Path(args.results)
@@ -36,3 +35,23 @@ def main(argv: Sequence[str]) -> int:
     for path in written:
         con.print(f"wrote {path}")
     return 0
+
+
+def _check(args) -> int:
+    """Exit 1 when any target is missed, not learned, or (unless --allow-missing) has no matching runs."""
+    from rich.markup import escape
+
+    from hippo_bench.reporting.targets import check, check_table, failing
+
+    comparisons = check(Path(args.results), args.targets)
+    con = console()
+    con.print(check_table(comparisons))
+    bad = failing(comparisons, allow_missing=args.allow_missing)
+    counts = {s: sum(c.status == s for c in comparisons) for s in ("met", "missed", "not learned", "no runs")}
+    con.print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" (of {len(comparisons)} targets)")
+    for c in bad:
+        t = c.target
+        what = f"{t.strategy} on {t.benchmark} [{t.preset}{' ' + t.label if t.label else ''}] {t.metric}"
+        detail = f"ours {c.ours:.4f} (n={c.n}) vs {t.value:.4f}" if c.n else "no run has this configuration"
+        con.print(f"[red]{c.status}:[/] {escape(what)}: {detail}")
+    return 1 if bad else 0

@@ -8,10 +8,20 @@ benchmark parameter, epochs, batch size, benchmark seed, version) that is not
 the same for every row of the table. Settings shared by every row are stated
 once above the table.
 
-The output is a pure function of the results: no timestamps, no paths, a
-stable sort with tie-breakers and fixed float formatting, so regenerating
-from the same results gives byte-identical files (a test checks this against
-the committed ``leaderboards/``).
+Fair comparison: rows are compared on the seed set they share. The board's
+seed set is the most common set of training seeds among its rows; a row
+that has more seeds is shown on the shared ones (its extra seeds are listed
+below the table), a row that lacks some of them is shown on its own seeds
+and marked, and takes no part in the tests. A cell is bold only when its row
+beats the runner-up on the shared seeds by a paired t-test at p < 0.05;
+rows not significantly different from the best are marked as tied (≈).
+Runs made by code other than the current one (their ``code_fingerprint``
+differs) are marked stale.
+
+The output is a pure function of the results and the code: no timestamps, no
+paths, a stable sort with tie-breakers and fixed float formatting, so
+regenerating from the same results gives byte-identical files (a test checks
+this against the committed ``leaderboards/``).
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ class Cell:
 
     values: tuple[float, ...]  # finite per-seed values
     n_runs: int
-
+    seeds: tuple[int, ...] = ()  # the seed of each value
     @property
     def mean(self) -> float:
         return float(np.mean(self.values)) if self.values else math.nan
@@ -78,8 +88,11 @@ class Row:
     variant: str
     n: int
     cells: dict[str, Cell]
-    published: str = ""  # the published ACC for this row's preset (reporting/targets.py), if any
-
+    published: str = ""  # the reference ACC for this row's configuration and its source (reporting/targets.py)
+    extra_seeds: tuple[int, ...] = ()  # seeds beyond the board's shared set (shown below the table)
+    off_seeds: bool = False  # lacks some of the shared seeds: shown on its own seeds, not tested
+    stale: bool = False  # made by code other than the current one
+    all_seeds_acc: str = ""  # ACC over all of the row's seeds, when it has extra ones
 
 @dataclasses.dataclass
 class Board:
@@ -88,9 +101,11 @@ class Board:
     benchmark: str
     shared: list[str]
     rows: list[Row]
-    best: dict[str, float]  # metric -> best shown mean (absent: no finite value)
+    best: dict[str, str]  # metric -> config_id of the significantly best row (absent: none)
     excluded: list[str]  # skipped and failed runs, one line per configuration and reason
-
+    seeds: tuple[int, ...] = ()  # the seed set rows are compared on
+    tied: dict[str, set] = dataclasses.field(default_factory=dict)  # metric -> config_ids tied with the best
+    caption: list[str] = dataclasses.field(default_factory=list)  # protocol, seeds, code, command
 
 def build_leaderboards(results_dir: Path, out_dir: Path) -> list[Path]:
     """Write ``<out>/<benchmark>.md`` and ``.html`` for every benchmark with results."""
@@ -138,21 +153,129 @@ def board_of(benchmark: str, runs: pd.DataFrame, failed: pd.DataFrame) -> Board:
     summaries = run_summaries(runs) if not runs.empty else pd.DataFrame()
     configs = _configs(summaries)
     shared, varying = _split_settings(configs)
+    seed_sets = {c["config_id"]: frozenset(int(s) for s in summaries.loc[summaries["config_id"] == c["config_id"],
+                                                                          "seed"]) for c in configs}
+    board_seeds = _board_seeds(list(seed_sets.values()))
+    stale_ids = _stale_configs(runs, summaries)
     rows = []
     for cfg in configs:
-        group = summaries[summaries["config_id"] == cfg["config_id"]]
-        cells = {m: Cell(tuple(float(v) for v in group[m] if math.isfinite(v)), len(group)) for m in COLUMNS}
-        variant = _variant(cfg, varying, configs)
-        rows.append(Row(cfg["config_id"], cfg["strategy"], cfg["model"], variant, len(group), cells,
-                        _published(benchmark, cfg)))
+        group = summaries[summaries["config_id"] == cfg["config_id"]].sort_values("seed")
+        seeds = seed_sets[cfg["config_id"]]
+        off = not board_seeds <= seeds
+        use = group if off else group[group["seed"].isin(board_seeds)]
+        cells = {m: Cell(tuple(float(v) for v in use[m] if math.isfinite(v)), len(use),
+                         tuple(int(s) for s, v in zip(use["seed"], use[m]) if math.isfinite(v))) for m in COLUMNS}
+        extra = tuple(sorted(seeds - board_seeds)) if not off else ()
+        all_acc = Cell(tuple(float(v) for v in group[SORT_METRIC] if math.isfinite(v)), len(group)).text() \
+            if extra else ""
+        rows.append(Row(cfg["config_id"], cfg["strategy"], cfg["model"], _variant(cfg, varying, configs), len(use),
+                        cells, _published(benchmark, cfg), extra, off, cfg["config_id"] in stale_ids, all_acc))
     rows.sort(key=_sort_key)
-    best = {}
+    best, tied = {}, {}
     for m in COLUMNS:
-        shown = [r.cells[m].shown_mean for r in rows if r.cells[m].values]
-        if shown:
-            best[m] = max(shown) if METRICS[m].higher_is_better else min(shown)
+        best_id, tie = _significant_best(rows, m)
+        if best_id:
+            best[m] = best_id
+        if tie:
+            tied[m] = tie
     ok_ids = set(summaries["run_id"]) if not summaries.empty else set()
-    return Board(benchmark, shared, rows, best, _excluded(runs, failed, ok_ids))
+    board = Board(benchmark, shared, rows, best, _excluded(runs, failed, ok_ids), tuple(sorted(board_seeds)), tied)
+    board.caption = _caption(benchmark, board, runs)
+    return board
+
+
+# Significance level of the paired test that decides bold.
+ALPHA = 0.05
+
+
+def _board_seeds(seed_sets: list[frozenset]) -> frozenset:
+    """The most common seed set among the rows (ties: the larger set, then the smaller seeds)."""
+    if not seed_sets:
+        return frozenset()
+    counts: dict[frozenset, int] = {}
+    for s in seed_sets:
+        counts[s] = counts.get(s, 0) + 1
+    return max(counts, key=lambda s: (counts[s], len(s), [-x for x in sorted(s)]))
+
+
+def paired_p(a: Cell, b: Cell) -> float:
+    """Two-sided paired t-test p of two rows' values on their common seeds (NaN below 2 pairs)."""
+    from scipy import stats
+
+    common = sorted(set(a.seeds) & set(b.seeds))
+    if len(common) < 2:
+        return math.nan
+    va = [a.values[a.seeds.index(s)] for s in common]
+    vb = [b.values[b.seeds.index(s)] for s in common]
+    diff = np.subtract(va, vb)
+    if np.allclose(diff, diff[0]):  # constant differences: the test is degenerate
+        return 0.0 if diff[0] != 0 else 1.0
+    return float(stats.ttest_rel(va, vb).pvalue)
+
+
+def _significant_best(rows: list[Row], metric: str) -> tuple[str | None, set]:
+    """(config_id bold in this column or None, config_ids tied with the best)."""
+    candidates = [r for r in rows if r.cells[metric].values and not r.off_seeds]
+    if len(candidates) < 2:
+        return None, set()
+    sign = 1.0 if METRICS[metric].higher_is_better else -1.0
+    ranked = sorted(candidates, key=lambda r: (-sign * r.cells[metric].mean, r.config_id))
+    top = ranked[0]
+    if paired_p(top.cells[metric], ranked[1].cells[metric]) < ALPHA:  # beats the runner-up
+        return top.config_id, set()
+    tie = {top.config_id} | {other.config_id for other in ranked[1:]
+                             if not paired_p(top.cells[metric], other.cells[metric]) < ALPHA}  # NaN: too few seeds
+    return None, tie
+
+
+def _stale_configs(runs: pd.DataFrame, summaries: pd.DataFrame) -> set[str]:
+    """config_ids with a run whose stored code fingerprint is not that of the current code."""
+    from hippo_bench.fingerprint import code_identity
+    from hippo_bench.models import models
+    from hippo_bench.strategies import strategies
+    from hippo_bench.tasks import benchmarks
+
+    if summaries.empty:
+        return set()
+    ok = runs[runs["run_id"].isin(set(summaries["run_id"]))].drop_duplicates("run_id")
+    current: dict[tuple, str | None] = {}
+    out = set()
+    for r in ok.itertuples(index=False):
+        key = (r.strategy, r.benchmark, r.model)
+        if key not in current:
+            try:
+                current[key] = code_identity(strategies.get(r.strategy), benchmarks.get(r.benchmark),
+                                             models.get(r.model))[0]
+            except UserError:  # a component this installation does not have: cannot tell
+                current[key] = None
+        stored = getattr(r, "code_fingerprint", "")
+        stored = stored if isinstance(stored, str) else ""
+        if current[key] is not None and stored != current[key]:
+            out.add(r.config_id)
+    return out
+
+
+def _caption(benchmark: str, board: Board, runs: pd.DataFrame) -> list[str]:
+    """What a reader needs to quote the table: protocol, seeds, code, and the command that regenerates it."""
+    from hippo_bench.tasks import benchmarks
+
+    out = []
+    try:
+        cls = benchmarks.get(benchmark)
+        out.append(f"Protocol: {benchmark}: {cls.description}.")
+        meaning = getattr(cls, "acc_meaning", "")
+        if meaning:
+            out.append(f"ACC here: {meaning}.")
+    except UserError:
+        pass
+    if board.seeds:
+        out.append("Compared on training seeds " + ", ".join(str(s) for s in board.seeds)
+                   + " (the seed set most rows share); paired t-tests on those seeds decide bold.")
+    prints = sorted({str(f) for f in runs.get("code_fingerprint", pd.Series(dtype=str)).dropna() if f})
+    if prints:
+        out.append("Code fingerprints of the runs: " + ", ".join(prints) + ".")
+    out.append("Regenerate: `hippo-bench leaderboard build --results results --out leaderboards`.")
+    return out
 
 
 # ----------------------------------------------------------- configurations
@@ -167,6 +290,8 @@ def _configs(summaries: pd.DataFrame) -> list[dict[str, Any]]:
             "config_id": str(config_id), "strategy": str(first["strategy"]), "model": str(first["model"]),
             "strategy_params": json.loads(first["strategy_params"]), "preset": str(first.get("preset", "")),
             "settings": _settings(first),
+            "match": {c: first[c] for c in ("benchmark", "benchmark_params", "strategy", "strategy_params", "model",
+                                            "model_params", "epochs", "train_mb_size", "preset")},
         })
     return out
 
@@ -248,14 +373,15 @@ def _sort_key(row: Row) -> tuple:
 
 
 def _published(benchmark: str, cfg: dict) -> str:
-    """The published ACC of the row's preset, "†" marking a value not yet checked against the paper."""
-    from hippo_bench.reporting.targets import load_targets, published_for
+    """The reference ACC of the row's exact configuration, with its source label."""
+    from hippo_bench.reporting.targets import load_targets, target_for
 
-    target = published_for(load_targets(), benchmark, cfg["strategy"], cfg["preset"], SORT_METRIC,
-                           cfg["strategy_params"])
+    if not cfg.get("match"):
+        return ""
+    target = target_for(load_targets(), cfg["match"], SORT_METRIC)
     if target is None:
         return ""
-    return _fixed(target.value) + ("" if target.checked else " †")
+    return f"{_fixed(target.value)} ({target.source_label})"
 
 
 def _beside_acc(board: Board, items: list, published) -> list:
@@ -266,10 +392,10 @@ def _beside_acc(board: Board, items: list, published) -> list:
     return items[:at] + [published] + items[at:]
 
 
-PUBLISHED_HEADER = "published ACC"
-PUBLISHED_NOTE = ("published ACC: the paper's value for the row's preset (hippo_bench/targets/published.csv; "
-                  "† recalled, not yet checked against the paper); `hippo-bench leaderboard check` compares "
-                  "every target")
+PUBLISHED_HEADER = "reference ACC"
+PUBLISHED_NOTE = ("reference ACC: the published or re-run value for the row's exact configuration, labelled by "
+                  "source (hippo_bench/targets/published.csv); `hippo-bench leaderboard check` tests every target "
+                  "with its tolerance rule")
 
 
 # -------------------------------------------------------------- not shown
@@ -310,21 +436,56 @@ def _header(metric: str) -> str:
 
 
 def _is_best(board: Board, row: Row, metric: str) -> bool:
-    cell = row.cells[metric]
-    return bool(cell.values) and metric in board.best and cell.shown_mean == board.best[metric]
+    return board.best.get(metric) == row.config_id
 
 
-def _legend() -> tuple[str, list[str]]:
-    """The sentence explaining the cells and one line per metric with its reference."""
+def _is_tied(board: Board, row: Row, metric: str) -> bool:
+    return row.config_id in board.tied.get(metric, set())
+
+
+def _cell_text(board: Board, row: Row, metric: str) -> tuple[str, bool]:
+    """(the cell's text, whether it is bold)."""
+    text = row.cells[metric].text()
+    if _is_tied(board, row, metric):
+        text = "≈ " + text
+    return text, _is_best(board, row, metric)
+
+
+def _row_labels(row: Row) -> tuple[str, str]:
+    """(strategy cell, n cell) with the row's marks: stale code, other seeds."""
+    strategy = row.strategy + (" (stale)" if row.stale else "")
+    n = f"{row.n}*" if row.off_seeds else str(row.n)
+    return strategy, n
+
+
+def _legend(board: Board) -> tuple[str, list[str]]:
+    """The sentences explaining the cells and one line per metric with its reference."""
     intro = (f"Cells: mean ± sample standard deviation over the n training seeds of a configuration "
-             f"({DIGITS} decimals); best per column in bold (↑ higher is better, ↓ lower is better); "
-             f"rows sorted on {METRICS[SORT_METRIC].label}.")
-    return intro, [f"{METRICS[m].label}: {METRICS[m].reference}" for m in COLUMNS]
+             f"({DIGITS} decimals; ↑ higher is better, ↓ lower is better); rows sorted on "
+             f"{METRICS[SORT_METRIC].label}. Bold: the best row beats the runner-up on the shared seeds "
+             f"(paired t-test, p < {ALPHA}); otherwise ≈ marks the rows not significantly different from the best.")
+    marks = []
+    if any(r.off_seeds for r in board.rows):
+        marks.append("n*: the row lacks some of the shared seeds; shown on its own seeds, not tested")
+    if any(r.stale for r in board.rows):
+        marks.append("(stale): made by code other than the current one (rerun or `hippo-bench verify`)")
+    return intro, marks + [f"{METRICS[m].label}: {METRICS[m].reference}" for m in COLUMNS]
+
+
+def _extra_lines(board: Board) -> list[str]:
+    out = []
+    for r in board.rows:
+        if r.extra_seeds:
+            seeds = ", ".join(str(s) for s in r.extra_seeds)
+            out.append(f"{r.strategy} ({r.model}{', ' + r.variant if r.variant else ''}) also has seeds {seeds}: "
+                       f"ACC over all its seeds {r.all_seeds_acc}")
+    return out
 
 
 def render_markdown(board: Board) -> str:
     out = [f"# Leaderboard: {board.benchmark}", "",
            "Generated by `hippo-bench leaderboard build` from the tidy results; do not edit by hand.", ""]
+    out += [" ".join(_md_escape(c) for c in board.caption), ""] if board.caption else []
     if board.shared:
         out += ["Settings shared by every row: " + ", ".join(f"`{s}`" for s in board.shared) + ".", ""]
     if board.rows:
@@ -334,19 +495,23 @@ def render_markdown(board: Board) -> str:
         for i, row in enumerate(board.rows, 1):
             cells = []
             for m in COLUMNS:
-                text = row.cells[m].text()
-                cells.append(f"**{text}**" if _is_best(board, row, m) else text)
-            body.append([str(i), row.strategy, row.model, row.variant, str(row.n)]
+                text, bold = _cell_text(board, row, m)
+                cells.append(f"**{text}**" if bold else text)
+            strategy, n = _row_labels(row)
+            body.append([str(i), strategy, row.model, row.variant, n]
                         + _beside_acc(board, cells, row.published or MISSING))
         body = [[_md_escape(c) for c in r] for r in body]
         out += [tabulate(body, headers=headers, tablefmt="github", disable_numparse=True,
                          colalign=("right", "left", "left", "left", "right") + ("right",) * (len(headers) - 5)), ""]
     else:
         out += ["No completed runs.", ""]
-    intro, metric_lines = _legend()
+    intro, metric_lines = _legend(board)
     if any(r.published for r in board.rows):
         metric_lines = metric_lines + [PUBLISHED_NOTE]
     out += [intro, ""] + [f"- {line}" for line in metric_lines] + [""]
+    extra = _extra_lines(board)
+    if extra:
+        out += ["## Seeds beyond the shared set", ""] + [f"- {_md_escape(line)}" for line in extra] + [""]
     if board.excluded:
         out += ["## Not in the table", ""] + [f"- {_md_escape(line)}" for line in board.excluded] + [""]
     return "\n".join(out).rstrip("\n") + "\n"
@@ -365,6 +530,8 @@ def render_html(board: Board) -> str:
            f"<h1>Leaderboard: {e(board.benchmark)}</h1>",
            "<p>Generated by <code>hippo-bench leaderboard build</code> from the tidy results; "
            "do not edit by hand.</p>"]
+    if board.caption:
+        out.append('<p class="caption">' + " ".join(e(c) for c in board.caption) + "</p>")
     if board.shared:
         out.append("<p>Settings shared by every row: "
                    + ", ".join(f"<code>{e(s)}</code>" for s in board.shared) + ".</p>")
@@ -374,21 +541,26 @@ def render_html(board: Board) -> str:
         out += ["<table>", "<thead>", "<tr>" + "".join(f"<th>{e(h)}</th>" for h in heads) + "</tr>",
                 "</thead>", "<tbody>"]
         for i, row in enumerate(board.rows, 1):
-            tds = [f'<td class="num">{i}</td>', f"<td>{e(row.strategy)}</td>", f"<td>{e(row.model)}</td>",
-                   f"<td>{e(row.variant)}</td>", f'<td class="num">{row.n}</td>']
+            strategy, n = _row_labels(row)
+            tds = [f'<td class="num">{i}</td>', f"<td>{e(strategy)}</td>", f"<td>{e(row.model)}</td>",
+                   f"<td>{e(row.variant)}</td>", f'<td class="num">{e(n)}</td>']
             metric_tds = []
             for m in COLUMNS:
-                text = e(row.cells[m].text())
-                metric_tds.append(f'<td class="num">{"<strong>" + text + "</strong>" if _is_best(board, row, m) else text}</td>')
+                text, bold = _cell_text(board, row, m)
+                text = e(text)
+                metric_tds.append(f'<td class="num">{"<strong>" + text + "</strong>" if bold else text}</td>')
             tds += _beside_acc(board, metric_tds, f'<td class="num">{e(row.published or MISSING)}</td>')
             out.append("<tr>" + "".join(tds) + "</tr>")
         out += ["</tbody>", "</table>"]
     else:
         out.append("<p>No completed runs.</p>")
-    intro, metric_lines = _legend()
+    intro, metric_lines = _legend(board)
     if any(r.published for r in board.rows):
         metric_lines = metric_lines + [PUBLISHED_NOTE]
     out += [f"<p>{e(intro)}</p>", "<ul>"] + [f"<li>{e(line)}</li>" for line in metric_lines] + ["</ul>"]
+    extra = _extra_lines(board)
+    if extra:
+        out += ["<h2>Seeds beyond the shared set</h2>", "<ul>"] + [f"<li>{e(x)}</li>" for x in extra] + ["</ul>"]
     if board.excluded:
         out += ["<h2>Not in the table</h2>", "<ul>"] + [f"<li>{e(line)}</li>" for line in board.excluded] + ["</ul>"]
     out += ["</body>", "</html>"]
