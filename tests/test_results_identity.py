@@ -1,0 +1,151 @@
+"""Results tied to the code that made them: fingerprints, stale reuse, provenance, and `verify`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, read_runs
+from hippo_bench.fingerprint import changed_files, clear_caches, closure
+
+PLUGIN = '''
+import dataclasses
+import avalanche.training as av
+from hippo_bench.params import param
+from hippo_bench.strategies.base import Strategy, sgd
+
+class Plain(Strategy):
+    description = "fine-tuning, as a third-party module whose source the test edits"
+
+    @dataclasses.dataclass
+    class Config:
+        lr: float = param(0.05, "learning rate", min=0.0)
+
+    def build(self, ctx):
+        return av.Naive(**ctx.sgd_kwargs(sgd(ctx.model, self.config.lr)))
+'''
+
+
+@pytest.fixture
+def plain_strategy(tmp_path, monkeypatch, fresh_strategy_registry):
+    """A strategy in its own source file (identity_plugin.py), registered as a plugin."""
+    src = tmp_path / "plugin_src"
+    src.mkdir()
+    path = src / "identity_plugin.py"
+    path.write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(src))
+    monkeypatch.delitem(sys.modules, "identity_plugin", raising=False)
+    fresh_strategy_registry({"plain": "identity_plugin:Plain"})
+    clear_caches()
+    yield path
+    clear_caches()
+
+
+def test_editing_a_source_file_the_run_depends_on_makes_the_cached_result_stale(plain_strategy, run_cli,
+                                                                                  tiny_bench, tmp_path):
+    out = tmp_path / "results"
+    code, text, _ = run_cli("run", "--strategy", "plain", "--out", out, *tiny_bench)
+    assert code == 0
+    first = read_runs(out)
+    code, text, _ = run_cli("run", "--strategy", "plain", "--out", out, *tiny_bench)
+    assert "reusing them" in text  # same code: cached
+    plain_strategy.write_text(PLUGIN + "\n# an edit that changes the file's hash\n")
+    clear_caches()
+    code, text, _ = run_cli("run", "--strategy", "plain", "--out", out, "--reuse-stale", *tiny_bench)
+    assert code == 0 and "marked stale" in text  # other code, reused only because asked
+    assert read_runs(out)["created_at"].equals(first["created_at"])
+    code, text, _ = run_cli("run", "--strategy", "plain", "--out", out, *tiny_bench)
+    assert code == 0 and "reusing them" not in text and "stale" not in text  # rerun
+    second = read_runs(out)
+    assert len(second["run_id"].unique()) == 1 and second["run_id"].iloc[0] == first["run_id"].iloc[0]
+    assert second["code_fingerprint"].iloc[0] != first["code_fingerprint"].iloc[0]
+    assert changed_files(first["code_files"].iloc[0], second["code_files"].iloc[0]) == ["identity_plugin"]
+
+
+def test_fingerprint_follows_imports_and_leaves_out_presentation_code():
+    mods = closure(("hippo_bench.runner", "hippo_bench.strategies.meta_hippo", "hippo_bench.tasks.mnist",
+                    "hippo_bench.models.hippo_models"))
+    assert {"hippo_bench.strategies.meta_learning", "hippo_bench.models.hippo_net", "hippo_bench.data.mnist",
+            "hippo_bench.recording", "hippo_bench.tensor_batches"} <= set(mods)
+    assert not any(m.startswith(("hippo_bench.reporting", "hippo_bench.commands", "hippo_bench.cli"))
+                   for m in mods)
+    assert "hippo_bench.strategies.ewc" not in mods  # another strategy's code does not stale these results
+    assert "hippo_bench.results" not in mods and "hippo_bench" not in mods
+
+
+def test_rows_record_code_versions_and_the_git_state(run_cli, tiny_bench, tmp_path):
+    code, _, _ = run_cli("run", "--strategy", "naive", "--out", tmp_path, *tiny_bench)
+    df = read_runs(tmp_path)
+    row = df.iloc[0]
+    assert len(row["code_fingerprint"]) == 16 and '"versions"' in row["code_files"]
+    assert row["numpy_version"] and row["torch_version"] and row["avalanche_version"]
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "benchmark",
+                                 "strategies", "models", "pyproject.toml"], cwd=REPO, capture_output=True,
+                                text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("not a git checkout")
+    assert row["git_dirty"] == ("true" if status.strip() else "false")
+    assert row["git_commit"]
+
+
+def test_preset_is_part_of_the_run_identity():
+    from hippo_bench.results import config_id_of, run_id_of, run_identity
+
+    base = dict(benchmark="b", benchmark_params={}, benchmark_seed=0, strategy="s", strategy_params={}, model="m",
+                model_params={}, seed=0, epochs=1, train_mb_size=5)
+    a, b = run_identity(**base, preset=""), run_identity(**base, preset="p")
+    assert run_id_of(a) != run_id_of(b) and config_id_of(a) != config_id_of(b)
+
+
+def _committed_fast_runs() -> list[str]:
+    try:
+        out = subprocess.run(["git", "ls-files", "--", "results/*.parquet"], cwd=REPO, capture_output=True,
+                             text=True, timeout=30, check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("not a git checkout: committed results cannot be told from local runs")
+    return out
+
+
+def test_verify_reproduces_a_sample_of_the_committed_results(tmp_path, run_cli):
+    """Staleness cannot creep back: a few fast committed runs are rerun and must match row for row."""
+    import shutil
+
+    files = _committed_fast_runs()
+    if not files:
+        pytest.skip("no committed results")
+    fast = []
+    for rel in files:
+        table = pd.read_parquet(REPO / rel)
+        wall = table.loc[table["metric"] == "wall_time_s", "value"]
+        if len(wall) and float(wall.iloc[0]) < 1.0 and table["benchmark"].iloc[0] in ("split-patterns", "cls-pairs",
+                                                                                     "cls-inference"):
+            fast.append(rel)
+    assert fast, "no fast committed runs to verify"
+    sample = tmp_path / "results"
+    sample.mkdir()
+    step = max(1, len(fast) // 4)
+    for rel in fast[::step][:4]:
+        shutil.copy(REPO / rel, sample)
+    code, out, err = run_cli("verify", "--results", sample)
+    assert code == 0, out + err
+    assert "reproduced" in out
+
+
+def test_verify_reports_a_changed_value_and_exits_1(tmp_path, run_cli, tiny_bench):
+    out = tmp_path / "results"
+    assert run_cli("run", "--strategy", "naive", "--out", out, *tiny_bench)[0] == 0
+    (path,) = out.glob("*.parquet")
+    table = pd.read_parquet(path)
+    code, text, _ = run_cli("verify", "--results", out)
+    assert code == 0 and "1 of 1 reproduced" in text
+    i = table.index[(table["metric"] == "accuracy") & (table["train_exp"] == 1)][0]
+    table.loc[i, "value"] += 0.25
+    table.to_parquet(path, index=False)
+    code, text, _ = run_cli("verify", "--results", out)
+    assert code == 1 and "differs" in text and "0.25" in text
+    code, text, err = run_cli("verify", "--results", tmp_path / "nowhere")
+    assert code == 2 and "folder not found" in err
