@@ -33,6 +33,11 @@ def _leftovers(folder) -> list[str]:
     (["run", "--strategy", "naive", "--lrr", "0.1"], "unrecognized arguments: --lrr 0.1 (--lrr: did you mean --lr?)"),
     (["run", "--strategy", "naive", "--mode", "online"], "unrecognized arguments: --mode online"),
     (["run"], "--strategy is required"),
+    (["run", "--strategy", "naive", "--benchmark", ""], "--benchmark: benchmark name must be a non-empty name"),
+    (["run", "--strategy", " "], "--strategy: strategy name must be a non-empty name"),
+    (["run", "--strategy", "naive", "--model", ""], "--model: model name must be a non-empty name"),
+    (["run", "--strategy", "naive", "--preset", ""], "--preset: preset name must be a non-empty name"),
+    (["verify", "--results", "/no/such/results"], "--results: folder not found"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["leaderboard", "build", "--results", "/no/such/results"], "--results: folder not found"),
 ])
