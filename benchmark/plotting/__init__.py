@@ -1,0 +1,1 @@
+"""Figures from tidy results (matplotlib, Agg; PNG and SVG, byte-identical from the same rows)."""
