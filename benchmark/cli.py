@@ -25,7 +25,9 @@ COMMANDS = {
     "run": ("run", "train and evaluate a strategy on a benchmark over seeds"),
     "leaderboard": ("leaderboard", "build leaderboards from results, or check them against published targets"),
     "data": ("data", "check or download the MNIST and Omniglot data sets"),
+    "experiment": ("experiment", "test one of the poster's claims over seeds and write its report"),
     "verify": ("verify", "rerun committed results with the current code and report differences (or regenerate)"),
+    "sweep": ("sweep", "run every point of a grid file in parallel (local processes or Ray), skipping existing results"),
 }
 
 

@@ -1,0 +1,77 @@
+"""Experiments: each claim's statistic on hand-made rows whose answer is known, and the command end to end."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from hippo_bench.experiments import EXPERIMENTS
+from hippo_bench.experiments.base import FAILS, HOLDS, INCONCLUSIVE
+
+
+def rows(run: int, model: str, measures: dict[str, dict[str, float]], groups: dict[str, str] | None = None,
+         train_exp: int = 3) -> list[dict]:
+    """Tidy rows of one run: {metric: {entity: value}} after its last experience (and junk before it)."""
+    out = []
+    for metric, values in measures.items():
+        for entity, value in values.items():
+            for t, v in ((train_exp - 1, -value), (train_exp, value)):  # only the last experience counts
+                out.append(dict(run_id=f"r{run}", seed=run, model=model, metric=metric, entity=entity,
+                                group=(groups or {}).get(entity, ""), lesion="", eval_exp=-1, train_exp=t, value=v))
+    return out
+
+
+def hierarchy_run(run: int, model: str = "mlp4", flip: bool = False) -> list[dict]:
+    active = {"h1": 40.0, "h2": 30.0, "h3": 20.0, "h4": 10.0}
+    lr = {"input->h1": 0.01, "h1->h2": 0.02, "h2->h3": 0.03, "h3->h4": 0.04, "h4->out": 0.05}
+    if flip:  # the opposite hierarchy
+        active = {k: 50.0 - v for k, v in active.items()}
+        lr = {k: 0.06 - v for k, v in lr.items()}
+    rel = {k: v / 10 for k, v in lr.items()}
+    groups = {"h4->out": "output"}
+    return rows(run, model, {"percent_active": active, "learned_lr": lr, "relative_step": rel}, groups)
+
+
+def test_a_hand_built_hierarchy_gives_rho_one_in_every_seed():
+    df = pd.DataFrame([r for i in range(6) for r in hierarchy_run(i)])
+    v = EXPERIMENTS["depth"]().analyse(df)
+    assert v.verdict == HOLDS and v.n == 6
+    assert list(v.table["rho_lr"]) == pytest.approx([1.0] * 6) and list(v.table["rho_active"]) == pytest.approx([-1.0] * 6)
+    flipped = pd.DataFrame([r for i in range(6) for r in hierarchy_run(i, flip=True)])
+    assert EXPERIMENTS["depth"]().analyse(flipped).verdict == FAILS
+    few = pd.DataFrame([r for i in range(2) for r in hierarchy_run(i)])
+    assert EXPERIMENTS["depth"]().analyse(few).verdict == INCONCLUSIVE  # two seeds cannot decide
+
+
+def test_last_projection_claim_and_its_gradient_scale_control():
+    df = pd.DataFrame([r for i in range(5) for r in hierarchy_run(i)])
+    v = EXPERIMENTS["last-projection"]().analyse(df)
+    assert v.verdict == HOLDS and set(v.table["top"]) == {"h4->out"}
+    flipped = pd.DataFrame([r for i in range(5) for r in hierarchy_run(i, flip=True)])
+    assert EXPERIMENTS["last-projection"]().analyse(flipped).verdict == FAILS
+
+
+def test_dual_branches_paired_over_seeds():
+    def run(i, large_active, small_active, large_lr, small_lr):
+        return rows(i, "dual", {"percent_active": {"large": large_active, "small": small_active, "h3": 30.0},
+                                "learned_lr": {"h3->large": large_lr, "h3->small": small_lr, "large->out": 0.1}})
+
+    sparse_fast = pd.DataFrame([r for i in range(8) for r in run(i, 5.0 + i, 20.0 + i, 0.2 + 0.01 * i, 0.1)])
+    v = EXPERIMENTS["dual"]().analyse(sparse_fast)
+    assert v.verdict == HOLDS and "8/8" in v.statistic
+    # Wilcoxon signed-rank, all 8 differences of one sign: two-sided exact p = 2 / 2^8
+    assert "p = 0.00781" in v.statistic
+    mixed = pd.DataFrame([r for i in range(8) for r in run(i, 20.0 if i % 2 else 5.0, 10.0, 0.2, 0.1)])
+    assert EXPERIMENTS["dual"]().analyse(mixed).verdict == FAILS
+
+
+def test_experiment_command_writes_its_report(run_cli, tmp_path):
+    code, out, err = run_cli("experiment", "all", "--quick", "--seeds", "1", "--results", tmp_path / "r",
+                             "--out", tmp_path / "reports")
+    assert code == 0, err
+    index = (tmp_path / "reports" / "index.md").read_text()
+    for name in EXPERIMENTS:
+        assert f"[{name}]({name}/index.md) | inconclusive" in index  # one seed never decides a claim
+        assert (tmp_path / "reports" / name / "data.csv").read_text().startswith(("run_id", "\n", ""))
+    code, _, err = run_cli("experiment", "depthh")
+    assert code == 2 and "did you mean depth" in err
