@@ -89,7 +89,8 @@ def main(argv: Sequence[str]) -> int:
                 verdicts.append(v)
                 _line(con, v)
     con.print(_table(verdicts, args.rewrite))
-    bad = [v for v in verdicts if v.status not in ("reproduced",) and not (args.rewrite and v.status == "differs")]
+    bad = [v for v in verdicts
+           if v.status not in ("reproduced", "exists") and not (args.rewrite and v.status == "differs")]
     total = sum(v.seconds for v in verdicts if math.isfinite(v.seconds))
     con.print(f"{sum(v.status == 'reproduced' for v in verdicts)} of {len(verdicts)} reproduced; "
               f"{len(bad)} {'failed' if args.rewrite else 'not reproduced'}; rerun time {total:.0f} s")
