@@ -1,0 +1,89 @@
+"""Which runs of a sweep exist already and which are left, by the results cache rule.
+
+A run is done when ``<results>/<run_id>.parquet`` exists and was made by the
+current code (same run_id, same code fingerprint: hippo_bench.runner.cached_state).
+A file made by other code is rerun; a recorded failure is retried.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from rich.table import Table
+
+from hippo_bench.sweep.grid import Grid, SweepRun
+from hippo_bench.sweep.worker import Job
+
+
+@dataclasses.dataclass
+class SweepPlan:
+    runs: list[SweepRun]
+    states: dict[str, str]  # run_id -> current | stale | failed | absent
+    out: Path
+
+    @classmethod
+    def of(cls, runs: list[SweepRun], out: Path) -> "SweepPlan":
+        from hippo_bench.results import failure_path, result_path
+        from hippo_bench.runner import cached_state, code_of
+
+        states = {}
+        for run in runs:
+            state, _ = cached_state(result_path(out, run.run_id), code_of(run.spec)[0])
+            if state == "absent" and failure_path(out, run.run_id).exists():
+                state = "failed"
+            states[run.run_id] = state
+        return cls(runs, states, out)
+
+    @property
+    def existing(self) -> list[SweepRun]:
+        return [r for r in self.runs if self.states[r.run_id] == "current"]
+
+    @property
+    def todo(self) -> list[SweepRun]:
+        return [r for r in self.runs if self.states[r.run_id] != "current"]
+
+    def summary(self) -> str:
+        n = {s: sum(1 for v in self.states.values() if v == s) for s in ("current", "stale", "failed", "absent")}
+        parts = [f"{n['current']} exist", f"{len(self.todo)} to run"]
+        if n["stale"]:
+            parts.append(f"{n['stale']} made by other code (rerun)")
+        if n["failed"]:
+            parts.append(f"{n['failed']} failed before (retried)")
+        return "; ".join(parts)
+
+    def jobs(self) -> list[Job]:
+        return [Job(r.run_id, r.spec, r.data_root, self.out) for r in self.todo]
+
+
+STATE_TEXT = {"current": "[green]exists[/]", "stale": "[yellow]stale[/]", "failed": "[red]failed[/]",
+              "absent": "to run"}
+
+
+def run_table(plan: SweepPlan, grid: Grid) -> Table:
+    """One row per run: its axis values, benchmark, seed, run_id and whether its results exist."""
+    keys = []
+    for run in plan.runs:
+        for k in run.point.values:
+            if k not in keys:
+                keys.append(k)
+    table = Table(title=f"{grid.source}: {len(plan.runs)} runs")
+    table.add_column("#", justify="right")
+    table.add_column("strategy")
+    table.add_column("benchmark")
+    for k in keys:
+        table.add_column(k)
+    table.add_column("seed", justify="right")
+    table.add_column("run_id")
+    table.add_column("state")
+    for i, run in enumerate(plan.runs, 1):
+        table.add_row(str(i), run.spec.strategy.name, run.spec.benchmark,
+                      *[_cell(run.point.values.get(k, "")) for k in keys], str(run.spec.seed), run.run_id,
+                      STATE_TEXT[plan.states[run.run_id]])
+    return table
+
+
+def _cell(value) -> str:
+    from rich.markup import escape
+
+    return escape(str(value))
