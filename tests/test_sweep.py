@@ -213,6 +213,27 @@ def test_a_dead_worker_is_recorded_as_failed_and_retried(tmp_path, run_cli, fres
     assert (out / f"{dying}.parquet").exists() and failure_records(out) == []
 
 
+class NeverSupported(Naive):
+    """Naive declaring no scenario: every run is written as skipped (a test-only strategy)."""
+
+    name = "sweep-test-unsupported"
+    description = "test only"
+    scenarios = frozenset()
+
+
+def test_a_run_skipped_as_unsupported_counts_as_done(tmp_path, run_cli, fresh_strategy_registry):
+    from hippo_bench.strategies import strategies
+
+    strategies.add(NeverSupported.name, NeverSupported)
+    path, out = write_grid(tmp_path / "skip.yaml", {"base": {**TINY, "strategy": NeverSupported.name}}), tmp_path / "r"
+    code, stdout, _ = run_cli("sweep", path, "--workers", 1, "--results", out)
+    assert code == 0 and "1 skipped" in stdout
+    [file] = out.glob("*.parquet")
+    assert set(pd.read_parquet(file)["status"]) == {"skipped"}
+    code, stdout, _ = run_cli("sweep", path, "--workers", 1, "--results", out)
+    assert code == 0 and "nothing to run" in stdout
+
+
 # -- the Ray executor -----------------------------------------------------------------------------
 
 def test_ray_executor_runs_the_grid_on_a_local_ray(tmp_path, run_cli):

@@ -29,7 +29,10 @@ class SweepPlan:
 
         states = {}
         for run in runs:
-            state, _ = cached_state(result_path(out, run.run_id), code_of(run.spec)[0])
+            path, fingerprint = result_path(out, run.run_id), code_of(run.spec)[0]
+            state, _ = cached_state(path, fingerprint)
+            if state == "absent" and _skipped_by(path, fingerprint):
+                state = "current"  # the strategy does not support this benchmark: asking again gives the same
             if state == "absent" and failure_path(out, run.run_id).exists():
                 state = "failed"
             states[run.run_id] = state
@@ -54,6 +57,19 @@ class SweepPlan:
 
     def jobs(self) -> list[Job]:
         return [Job(r.run_id, r.spec, r.data_root, self.out) for r in self.todo]
+
+
+def _skipped_by(path: Path, fingerprint: str) -> bool:
+    """A results file recording a run as ``skipped`` (unsupported scenario) by the current code."""
+    import pandas as pd
+
+    if not path.exists():
+        return False
+    try:
+        table = pd.read_parquet(path, columns=["status", "code_fingerprint"])
+    except Exception:  # noqa: BLE001 - unreadable: run it again
+        return False
+    return len(table) > 0 and (table["status"] == "skipped").all() and table["code_fingerprint"].iloc[0] == fingerprint
 
 
 STATE_TEXT = {"current": "[green]exists[/]", "stale": "[yellow]stale[/]", "failed": "[red]failed[/]",
