@@ -28,6 +28,8 @@ COMMANDS = {
     "experiment": ("experiment", "test one of the poster's claims over seeds and write its report"),
     "verify": ("verify", "rerun committed results with the current code and report differences (or regenerate)"),
     "sweep": ("sweep", "run every point of a grid file in parallel (local processes or Ray), skipping existing results"),
+    "plot": ("plot", "figures of a run or configuration (accuracy matrix, forgetting, learned pattern, network)"),
+    "report": ("report", "a static HTML site of the results: leaderboards, a page per configuration, verdicts"),
 }
 
 
