@@ -13,7 +13,7 @@ export HIPPO_BENCH_DATA ?= $(abspath ../shared/data)
 endif
 export MPLBACKEND := Agg
 
-.PHONY: run test test-slow bench leaderboard install clean
+.PHONY: run test test-slow bench leaderboard install clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,17 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/hippo-bench run --strategy meta-hippo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# The report's browser test (tests/test_report_browser.py) drives Debian's headless Chromium; CI installs it
+# (and its driver) when missing. Elsewhere the test skips, saying how to install them.
+browser:
+ifeq ($(CI),true)
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+		{ echo "installing chromium and chromium-driver for the browser test"; \
+		  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+endif
 
 # Full-protocol experiments; not part of `make test`.
 test-slow: $(STAMP)
