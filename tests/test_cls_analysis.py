@@ -2,13 +2,16 @@
 
 import contextlib
 import copy
+import dataclasses
 import math
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from hippo_bench.analysis.cls_probe import ItemProbe, item_measures
+from hippo_bench.analysis.cls_report import final_measures, retention_table
 from hippo_bench.analysis.item_layout import ItemLayout
 from hippo_bench.analysis.lesions import lesion_conditions
 from hippo_bench.analysis.production import Relation, production
@@ -87,6 +90,64 @@ def test_item_measures_on_hand_built_activations():
     assert all(r.lesion == "msp" for r in rows)
     assert {r.group for r in rows if r.metric.startswith("similarity_")} == {"MSP"}
     assert not [r for r in item_measures(LAYOUT, logits, hidden, {}) if r.metric == "accuracy"]  # intact: runner's
+
+
+CONTINUAL_LAYOUT = dataclasses.replace(LAYOUT, per_experience=True)
+
+
+def test_continual_layouts_are_also_measured_per_test_experience():
+    v1, v2, v3 = torch.tensor([1.0, -1, 1, -1]), torch.tensor([1.0, 1, -1, -1]), torch.tensor([-1.0, -1, 1, 1])
+    hidden = {"ca1": torch.stack([v1, v1, v2, v3])}  # experience 0's pair identical, experience 1's opposite
+    logits = torch.full((4, 4), -30.0)
+    logits[0, 1] = 30.0  # item 0 produces its partner, item 2 does not
+    rows = item_measures(CONTINUAL_LAYOUT, logits, hidden, {})
+    sim = {(r.metric, r.eval_exp): r.value for r in rows if r.metric.startswith("similarity_")}
+    assert sim[("similarity_pair", 0)] == pytest.approx(1.0)
+    assert sim[("similarity_pair", 1)] == pytest.approx(-1.0)
+    assert sim[("similarity_pair", -1)] == pytest.approx(0.0)  # pooled: the mean of both pairs
+    assert math.isnan(sim[("similarity_nonpair", 0)])  # no non-pair lies inside one experience of this layout
+    assert sim[("similarity_nonpair", -1)] == pytest.approx(0.0)
+    prod = {(r.metric, r.eval_exp): r.value for r in rows if r.metric.startswith("production_ab")}
+    assert prod[("production_ab_choice", 0)] == 1.0 and prod[("production_ab_choice", 1)] == 0.5
+    assert prod[("production_ab_choice", -1)] == 0.75
+    assert not [r for r in item_measures(LAYOUT, logits, hidden, {}) if r.eval_exp != -1]  # interleaved: pooled only
+
+
+def test_item_correlations_are_the_upper_triangle_of_each_layer_and_only_at_the_final_evaluation():
+    hidden = {"dg": torch.tensor([[1.0, 0, 0], [0, 1, 0], [1, 1, 0], [2, 0, 0]])}
+    rows = item_measures(LAYOUT, torch.zeros(4, 4), hidden, {"dg": "TSP"}, correlations=True)
+    corr = [r for r in rows if r.metric == "item_correlation"]
+    assert [(r.item_a, r.item_b) for r in corr] == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    values = {(r.item_a, r.item_b): r.value for r in corr}
+    assert values[(0, 3)] == pytest.approx(1.0)  # same pattern, other scale
+    assert values[(0, 1)] == pytest.approx(-0.5)  # one-hot patterns over 3 units: -1 / (3 - 1)
+    assert values[(0, 2)] == pytest.approx(0.5)  # centred (2, -1, -1)/3 and (1, 1, -2)/3: (3/9) / (6/9)
+    assert {(r.entity, r.group, r.eval_exp) for r in corr} == {("dg", "TSP", -1)}
+    assert not [r for r in item_measures(LAYOUT, torch.zeros(4, 4), hidden, {}) if r.metric == "item_correlation"]
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 4))
+    probe = ItemProbe(LAYOUT)  # two test experiences: before training, after experience 0, after experience 1 (final)
+    counts = [sum(m.metric == "item_correlation" for m in probe(model)) for _ in range(3)]
+    assert counts == [0, 0, 6]
+    assert sum(m.metric == "item_correlation" for m in ItemProbe(LAYOUT)(model, final=True)) == 6
+
+
+def test_retention_table_reads_recall_when_learned_and_at_the_end():
+    def row(train_exp, eval_exp, metric, value, run="r1"):
+        return dict(run_id=run, status="ok", train_exp=train_exp, eval_exp=eval_exp, metric=metric, value=value,
+                    entity="", group="", lesion="")
+    rows = [row(-1, 0, "accuracy", 0.0), row(-1, 1, "accuracy", 0.0),
+            row(0, 0, "accuracy", 0.8), row(0, 1, "accuracy", 0.1),
+            row(1, 0, "accuracy", 0.3), row(1, 1, "accuracy", 0.9),
+            row(0, 0, "production_ab_choice", 1.0), row(1, 0, "production_ab_choice", 0.6),
+            row(1, 1, "production_ab_choice", 0.7), row(1, -1, "production_ab_choice", 0.65)]
+    table = retention_table([pd.DataFrame(rows)], ("ab", "pair", "nonpair"), title="t")
+    cells = {col.header: list(col._cells) for col in table.columns}
+    assert cells["experience"] == ["0", "1"]
+    assert cells["recall: learned"] == ["0.800", "0.900"] and cells["recall: end"] == ["0.300", "0.900"]
+    assert cells["A->B choice: learned"] == ["1.000", "0.700"] and cells["A->B choice: end"] == ["0.600", "0.700"]
+    pooled = final_measures([pd.DataFrame(rows)])
+    assert list(pooled.loc[pooled["metric"] == "production_ab_choice", "mean"]) == [0.65]  # eval_exp -1 only
 
 
 class TwoPathwayNet(LayeredModel):

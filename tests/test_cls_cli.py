@@ -1,30 +1,80 @@
 """The CLS paradigms end to end through the command line, and their refusals of bad parameters."""
 
+import numpy as np
 import pytest
 
 from hippo_bench.cli import main
 from hippo_bench.models import models
-from hippo_bench.results import load_results
+from hippo_bench.results import accuracy_matrix, load_results, run_summaries
 
 
-def run(tmp_path, *args):
-    return main(["run", "--strategy", "naive", "--out", str(tmp_path), *args])
+def run(tmp_path, *args, strategy="naive"):
+    return main(["run", "--strategy", strategy, "--out", str(tmp_path), *args])
+
+
+# Small continual streams (2 or 3 experiences, chorse network) on which naive forgets and joint does not; each run
+# takes a second or two. Forgetting measured with seed 0 (naive / joint): pairs 0.875 / -0.125 (3 experiences),
+# community 0.312 / -0.125, inference 0.167 / -0.083.
+SMALL = {
+    "cls-pairs": ["--bench-n-experiences", "3", "--bench-items-per-exp", "4", "--bench-trials-per-exp", "200"],
+    "cls-community": ["--bench-n-experiences", "3", "--bench-n-communities", "2", "--bench-community-size", "4",
+                      "--bench-degree", "3", "--bench-trials-per-exp", "300"],
+    "cls-inference": ["--bench-n-experiences", "3", "--bench-triads-per-exp", "2", "--bench-reps", "30"],
+}
+
+
+@pytest.fixture(scope="module")
+def small_runs(tmp_path_factory):
+    """naive and joint (cumulative) on each small continual stream, seed 0: benchmark -> strategy -> tidy rows."""
+    out = {}
+    for bench, args in SMALL.items():
+        out[bench] = {}
+        for strategy in ("naive", "joint"):
+            folder = tmp_path_factory.mktemp(f"{bench}-{strategy}")
+            assert main(["run", "--strategy", strategy, "--benchmark", bench, *args, "--bench-meta-train-episodes",
+                         "0", "--out", str(folder)]) == 0
+            out[bench][strategy] = load_results(folder)
+    return out
+
+
+@pytest.mark.parametrize("bench", list(SMALL))
+def test_on_each_continual_stream_joint_forgets_less_than_naive(small_runs, bench):
+    forgetting = {s: float(run_summaries(df)["forgetting"].iloc[0]) for s, df in small_runs[bench].items()}
+    assert forgetting["naive"] > 0.1  # naive loses what it learned
+    assert forgetting["joint"] < forgetting["naive"] - 0.1
+    R, _ = accuracy_matrix(small_runs[bench]["naive"])
+    assert R.shape == (3, 3) and not np.allclose(R, R[:, :1])  # columns differ: each tests its own items
+
+
+def test_interleaved_schedule_gives_identical_columns(tmp_path):
+    assert run(tmp_path, "--benchmark", "cls-pairs", "--bench-schedule", "interleaved", "--bench-n-experiences", "3",
+               "--bench-trials-per-exp", "60", "--bench-meta-train-episodes", "0") == 0
+    R, before = accuracy_matrix(load_results(tmp_path))
+    assert R.shape == (3, 3)
+    assert np.array_equal(R, np.repeat(R[:, :1], 3, axis=1))  # every test experience shows the same items
+    assert np.array_equal(before, np.repeat(before[:1], 3))
 
 
 def test_naive_on_cls_pairs_records_per_layer_similarity_and_prints_the_chorse_table(tmp_path, capsys):
-    assert run(tmp_path, "--benchmark", "cls-pairs", "--model", "mlp", "--bench-trials-per-block", "20",
-               "--bench-n-blocks", "3") == 0
+    assert run(tmp_path, "--benchmark", "cls-pairs", "--model", "mlp", "--bench-trials-per-exp", "20",
+               "--bench-n-experiences", "3") == 0
     out = capsys.readouterr().out
     assert "cls-pairs: final measures" in out and "C-HORSE comparison" in out and "initial" in out
+    assert "retention per experience" in out
     df = load_results(tmp_path)
     assert set(df["status"]) == {"ok"} and set(df["benchmark"]) == {"cls-pairs"}
     acc = df[(df["metric"] == "accuracy") & (df["eval_exp"] >= 0)]
     assert sorted(acc["train_exp"].unique()) == [-1, 0, 1, 2] and sorted(acc["eval_exp"].unique()) == [0, 1, 2]
     sim = df[df["metric"] == "similarity_pair"]
     assert set(sim["entity"]) == {"2", "4"}  # the mlp's two hooked ReLU layers
-    assert len(sim) == 2 * 4  # per layer, after every evaluation (before training + 3 experiences)
+    # per layer, after every evaluation (before training + 3 experiences): pooled and per test experience
+    assert len(sim) == 2 * 4 * (1 + 3) and sorted(sim["eval_exp"].unique()) == [-1, 0, 1, 2]
     assert sim["value"].between(-1, 1).all()
     assert {"similarity_nonpair", "production_ab", "production_ba_choice"} <= set(df["metric"])
+    corr = df[df["metric"] == "item_correlation"]
+    assert set(corr["train_exp"]) == {2} and set(corr["entity"]) == {"2", "4"}  # the final evaluation only
+    n_items = 3 * 8
+    assert len(corr) == 2 * n_items * (n_items - 1) // 2 and (corr["item_a"] < corr["item_b"]).all()
 
 
 def test_the_cls_suite_runs_each_paradigm(tmp_path, capsys):
@@ -48,7 +98,8 @@ def test_the_cls_suite_runs_each_paradigm(tmp_path, capsys):
     acc = run_summaries(df).set_index("benchmark")["acc"]
     assert cells["item recall (ACC)"] == [f"{acc[b]:.3f}" for b in cells["paradigm"]]
     last = df[df["benchmark"] == "cls-pairs"]["train_exp"].max()
-    rows = df[(df["benchmark"] == "cls-pairs") & (df["train_exp"] == last) & (df["entity"] == "4")].set_index("metric")
+    rows = df[(df["benchmark"] == "cls-pairs") & (df["train_exp"] == last) & (df["entity"] == "4")
+              & (df["eval_exp"] == -1)].set_index("metric")
     diff = rows.loc["similarity_pair", "value"] - rows.loc["similarity_nonpair", "value"]
     assert cells["4"][2] == f"{diff:.3f}"
 
@@ -64,7 +115,9 @@ def test_lesioned_rows_for_a_model_with_pathway_lesions(tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--benchmark", "cls-pairs", "--bench-n-items", "7"], ["even", "pairs"]),
+    (["--benchmark", "cls-pairs", "--bench-items-per-exp", "7"], ["even", "pairs"]),
+    (["--benchmark", "cls-pairs", "--bench-schedule", "blocked"], ["--bench-schedule", "continual"]),
+    (["--benchmark", "cls-inference", "--bench-triads-per-exp", "1"], ["--bench-triads-per-exp", ">= 2"]),
     (["--benchmark", "cls-community", "--bench-degree", "5"], ["degree 5", "community"]),
     (["--benchmark", "cls-community", "--bench-community-size", "5", "--bench-degree", "3"], ["even"]),
     (["--benchmark", "cls-pairs", "--bench-p-within", "1.5"], ["--bench-p-within", "<= 1"]),

@@ -14,9 +14,26 @@ lesioned. Metric names:
 - ``production_<relation>``, ``..._foil``, ``..._choice``: output activity of
   the targets and of the foils when the cue is shown alone, and the
   two-alternative choice rate (entity "output").
+- ``item_correlation`` (final evaluation only): the pattern correlation of
+  every two items (``item_a`` < ``item_b``, item indices) per hidden layer,
+  the matrix the figures draw.
+
+Similarity and production are recorded pooled over all items
+(``eval_exp`` -1) and, on continual streams (``layout.per_experience``),
+over each test experience's items alone (``eval_exp`` j), so a plot can
+show how well the structure of experience j is retained.
+
+Which evaluation is the final one: the runner evaluates before training and
+after every experience and calls the probe each time with the model; the
+probe counts the calls per model (a run builds its own model), so call
+``len(test_items)`` is the one after the last experience. A strategy that
+trains once on the whole stream (joint, offline) is evaluated only twice and
+gets no ``item_correlation`` rows; ``final=`` overrides the count.
 """
 
 from __future__ import annotations
+
+import weakref
 
 import torch
 from torch import Tensor, nn
@@ -31,8 +48,16 @@ from hippo_bench.tasks.base import Measure
 OUTPUT_ENTITY = "output"
 
 
+def experience_scopes(layout: ItemLayout) -> list[tuple[int, set[int] | None]]:
+    """(eval_exp, items) to measure over: all items (-1, None), then each test experience on a continual stream."""
+    scopes: list[tuple[int, set[int] | None]] = [(-1, None)]
+    if layout.per_experience:
+        scopes += [(j, set(items)) for j, items in enumerate(layout.test_items)]
+    return scopes
+
+
 def item_measures(layout: ItemLayout, logits: Tensor, hidden: dict[str, Tensor], groups: dict[str, str],
-                  lesion: str = INTACT) -> list[Measure]:
+                  lesion: str = INTACT, *, correlations: bool = False) -> list[Measure]:
     """Measures of one condition from the outputs and hidden patterns of every item shown alone."""
     out: list[Measure] = []
     if lesion != INTACT:
@@ -40,16 +65,28 @@ def item_measures(layout: ItemLayout, logits: Tensor, hidden: dict[str, Tensor],
         for j, items in enumerate(layout.test_items):
             recall = sum(predicted[i] == layout.unit_of[i] for i in items) / len(items)
             out.append(Measure("accuracy", recall, eval_exp=j, lesion=lesion))
+    scopes = experience_scopes(layout)
     for layer, patterns in hidden.items():
         corr = correlation_matrix(patterns)
-        for name, pairs in layout.contrasts.items():
-            out.append(Measure(f"similarity_{name}", mean_similarity(corr, pairs), entity=layer,
-                               group=groups.get(layer, ""), lesion=lesion))
+        group = groups.get(layer, "")
+        for eval_exp, items in scopes:
+            for name, pairs in layout.contrasts.items():
+                chosen = pairs if items is None else [(a, b) for a, b in pairs if a in items and b in items]
+                out.append(Measure(f"similarity_{name}", mean_similarity(corr, chosen), eval_exp=eval_exp,
+                                   entity=layer, group=group, lesion=lesion))
+        if correlations:
+            rows, cols = torch.triu_indices(layout.n_items, layout.n_items, offset=1).tolist()
+            values = corr[rows, cols].tolist()
+            out += [Measure("item_correlation", v, entity=layer, group=group, lesion=lesion, item_a=a, item_b=b)
+                    for a, b, v in zip(rows, cols, values)]
     activity = torch.sigmoid(logits.detach().to(torch.float64))
-    for name, relations in layout.relations.items():
-        score = production(activity, relations, layout.unit_of)
-        for suffix, value in (("", score.target), ("_foil", score.foil), ("_choice", score.choice)):
-            out.append(Measure(f"production_{name}{suffix}", value, entity=OUTPUT_ENTITY, lesion=lesion))
+    for eval_exp, items in scopes:
+        for name, relations in layout.relations.items():
+            chosen = relations if items is None else [r for r in relations if r.cue in items]
+            score = production(activity, chosen, layout.unit_of)
+            for suffix, value in (("", score.target), ("_foil", score.foil), ("_choice", score.choice)):
+                out.append(Measure(f"production_{name}{suffix}", value, eval_exp=eval_exp, entity=OUTPUT_ENTITY,
+                                   lesion=lesion))
     return out
 
 
@@ -64,8 +101,13 @@ class ItemProbe:
 
     def __init__(self, layout: ItemLayout):
         self.layout = layout
+        self._calls: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> evaluations so far
 
-    def __call__(self, model: nn.Module, instance=None) -> list[Measure]:
+    def __call__(self, model: nn.Module, instance=None, *, final: bool | None = None) -> list[Measure]:
+        calls = self._calls.get(model, 0)
+        self._calls[model] = calls + 1
+        if final is None:
+            final = calls == len(self.layout.test_items)  # call 0 is before training
         param = next(model.parameters(), None)
         x = self.layout.single_item_inputs().to(param.device if param is not None else "cpu")
         groups = dict(getattr(model, "layer_groups", {}) or {})
@@ -77,7 +119,7 @@ class ItemProbe:
                 with lesioned(model, lesion), torch.no_grad():
                     logits = _forward(model, x)
                     hidden = hidden_activations(model, x)
-                measures += item_measures(self.layout, logits, hidden, groups, lesion)
+                measures += item_measures(self.layout, logits, hidden, groups, lesion, correlations=final)
         finally:
             model.train(was_training)
         return measures

@@ -1,9 +1,12 @@
 """End-of-run tables of the CLS paradigms, derived from the tidy rows of one or more seeds.
 
-``final_measures`` reduces each run to the probe measures before training
-(intact) and after the last experience (every lesion condition), item
-recall averaged over test experiences (ACC), then to mean, sd and n over
-seeds. ``paradigm_table`` prints them with lesion conditions as columns.
+``final_measures`` reduces each run to the probe measures pooled over all
+items (``eval_exp`` -1) before training (intact) and after the last
+experience (every lesion condition), item recall averaged over test
+experiences (ACC), then to mean, sd and n over seeds. ``paradigm_table``
+prints them with lesion conditions as columns. ``retention_table`` follows
+each experience of a continual stream: its items' recall and its key
+relation just after it was studied and at the end.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def final_measures(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
     recall = df[(df["metric"] == "accuracy") & (df["eval_exp"] >= 0)]
     recall = (recall.groupby(["run_id", "stage", "lesion"], sort=False)["value"].mean().reset_index()
               .assign(metric=RECALL, entity="", group=""))
-    probe = df[df["metric"].str.startswith(PROBE_PREFIXES)]
+    probe = df[df["metric"].str.startswith(PROBE_PREFIXES) & (df["eval_exp"] == -1)]
     rows = pd.concat([recall, probe[recall.columns]], ignore_index=True)
     rows = rows[(rows["stage"] == "final") | (rows["lesion"] == "")]
     out = (rows.groupby(["metric", "entity", "group", "lesion", "stage"], sort=False)["value"]
@@ -121,4 +124,41 @@ def suite_table(tables_by_paradigm: dict[str, Sequence[pd.DataFrame]],
         t.add_row(paradigm, fmt_cell(value(fm, RECALL, ""), math.nan, 1),
                   f"{RELATION_LABELS.get(relation, relation)} {fmt_cell(choice, math.nan, 1)}",
                   *[fmt_cell(d, math.nan, 1) for d in diffs])
+    return t
+
+
+def retention_table(tables: Sequence[pd.DataFrame], headline: tuple[str, str, str], title: str) -> Table:
+    """Per test experience j (intact): recall and the key relation's choice rate after experience j and at the end.
+
+    On a continual stream the first is what was learned, the second what is
+    left after the later experiences (R[j, j] and R[T-1, j] of the accuracy
+    matrix, and the same for the structure measure of experience j's items).
+    """
+    relation = headline[0]
+    choice = f"production_{relation}_choice"
+    df = ok_rows(tables)
+    t = Table(title=f"{title} (intact; mean ± sd over seeds)", title_justify="left",
+              caption="'learned': right after the experience was studied (train_exp = j); 'end': after the last "
+                      "experience", caption_justify="left")
+    label = RELATION_LABELS.get(relation, relation)
+    for col in ("experience", "recall: learned", "recall: end", f"{label} choice: learned", f"{label} choice: end"):
+        t.add_column(col, justify="left" if col == "experience" else "right")
+    if df.empty:
+        return t
+    df = df[(df["lesion"] == "") & (df["eval_exp"] >= 0) & df["metric"].isin(["accuracy", choice])].copy()
+    last = df.groupby("run_id")["train_exp"].transform("max")
+    learned = df[df["train_exp"] == df["eval_exp"]].assign(stage="learned")
+    end = df[df["train_exp"] == last].assign(stage="end")
+    cells = (pd.concat([learned, end]).groupby(["metric", "eval_exp", "stage"])["value"]
+             .agg(mean="mean", sd="std", n="count"))
+
+    def cell(metric: str, j: int, stage: str) -> str:
+        if (metric, j, stage) not in cells.index:
+            return "—"
+        r = cells.loc[(metric, j, stage)]
+        return fmt_cell(float(r["mean"]), float(r["sd"]), int(r["n"]))
+
+    for j in sorted(df["eval_exp"].unique().tolist()):
+        t.add_row(str(j), cell("accuracy", j, "learned"), cell("accuracy", j, "end"),
+                  cell(choice, j, "learned"), cell(choice, j, "end"))
     return t

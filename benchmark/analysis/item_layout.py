@@ -19,12 +19,17 @@ class ItemLayout:
     experience as test experience j. ``contrasts`` name lists of item pairs
     whose hidden patterns are compared (for example "pair" and "nonpair");
     ``relations`` name the cue -> target associations read off the output.
+    ``per_experience``: the test experiences hold different items (a
+    continual stream), so every measure is also taken over each test
+    experience's items alone (for retention of the structure, not only of
+    the items).
     """
 
     unit_of: list[int]
     test_items: list[list[int]]
     contrasts: dict[str, list[tuple[int, int]]]
     relations: dict[str, list[Relation]]
+    per_experience: bool = False
 
     @property
     def n_items(self) -> int:

@@ -4,10 +4,18 @@ Items are the nodes of a graph of communities (default 3 of 5): every node
 has the same degree (4), each community has two boundary nodes, each linked
 to one boundary node of a neighbouring community (the communities form a
 ring), and the two boundary nodes of a community are not linked to each
-other. Trials follow a random walk (uniform over neighbours). Measures:
-within- vs between-community similarity per layer for items that are not
-directly linked (community clustering), and production of graph neighbours
-against non-neighbours.
+other. Trials follow a random walk (uniform over neighbours).
+
+Continual schedule (default): every experience walks a new graph (new
+items, the same shape) for ``trials_per_exp`` trials and is tested on its
+items. Interleaved schedule: one graph walked in every experience (one
+continuous walk cut into blocks, all items tested each time): C-HORSE's
+learning-curve protocol, not a forgetting benchmark.
+
+Measures: within- vs between-community similarity per layer for items of
+the same graph that are not directly linked (community clustering), and
+production of graph neighbours against the graph's non-neighbours, pooled
+and per experience.
 """
 
 from __future__ import annotations
@@ -17,11 +25,10 @@ import itertools
 
 import numpy as np
 
-from hippo_bench.analysis.item_layout import ItemLayout
 from hippo_bench.analysis.production import Relation
 from hippo_bench.params import param
 from hippo_bench.tasks import register
-from hippo_bench.tasks.cls_common import ClsParadigm, Episode, SequenceConfig, invalid, sequence_episode
+from hippo_bench.tasks.cls_common import ClsParadigm, ItemSet, SequenceConfig, Trials, invalid, sequence_blocks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,33 +84,38 @@ def random_walk(graph: CommunityGraph, length: int, rng: np.random.Generator) ->
     return seq
 
 
-def community_layout(graph: CommunityGraph, unit_of: list[int], n_blocks: int) -> ItemLayout:
+def community_set(graph: CommunityGraph, first: int) -> ItemSet:
+    """The graph's nodes as items ``first + node``, with the clustering contrasts and neighbour relations."""
     n = len(graph.community)
     unlinked = [(i, j) for i, j in itertools.combinations(range(n), 2) if not graph.linked(i, j)]
     same = lambda i, j: graph.community[i] == graph.community[j]  # noqa: E731
-    return ItemLayout(
-        unit_of=unit_of,
-        test_items=[list(range(n)) for _ in range(n_blocks)],
-        contrasts={"within": [p for p in unlinked if same(*p)], "between": [p for p in unlinked if not same(*p)]},
-        relations={"neighbour": [Relation(i, graph.neighbours[i],
-                                          tuple(j for j in range(n) if j != i and not graph.linked(i, j)))
+    shift = lambda pairs: [(first + i, first + j) for i, j in pairs]  # noqa: E731
+    return ItemSet(
+        items=list(range(first, first + n)),
+        contrasts={"within": shift(p for p in unlinked if same(*p)),
+                   "between": shift(p for p in unlinked if not same(*p))},
+        relations={"neighbour": [Relation(first + i, tuple(first + j for j in graph.neighbours[i]),
+                                          tuple(first + j for j in range(n) if j != i and not graph.linked(i, j)))
                                  for i in range(n)]},
+        structure=graph,
     )
 
 
 @register("cls-community")
 class ClsCommunity(ClsParadigm):
-    description = "C-HORSE community structure: random walk on a regular graph of communities (no data needed)"
+    description = ("C-HORSE community structure: a random walk on a new graph of communities every experience "
+                   "(no data needed)")
     references = ("Schapiro, Rogers, Cordova, Turk-Browne & Botvinick 2013",
                   "Schapiro et al. 2017 (C-HORSE), simulation 2")
     headline = ("neighbour", "within", "between")
 
     @dataclasses.dataclass
     class Config(SequenceConfig):
-        n_communities: int = param(3, "communities (linked in a ring by their boundary nodes)", min=2, max=1000)
+        n_communities: int = param(3, "communities per graph (linked in a ring by their boundary nodes)",
+                                   min=2, max=1000)
         community_size: int = param(5, "items per community", min=3, max=1000)
         degree: int = param(4, "links per item (the same for every item)", min=2, max=1000)
-        trials_per_block: int = param(200, "trials per experience", min=2, max=1000000)
+        trials_per_exp: int = param(400, "trials per experience", min=2, max=1000000)
 
         def __post_init__(self):
             s, d = self.community_size, self.degree
@@ -113,14 +125,20 @@ class ClsCommunity(ClsParadigm):
                     f"(--bench-degree must be at most --bench-community-size - 1 = {s - 1}, "
                     f"and community_size x degree must be even)"))
 
+    def set_size(self) -> int:
+        return self.config.n_communities * self.config.community_size
+
+    def item_set(self, first: int) -> ItemSet:
+        c = self.config
+        return community_set(community_graph(c.n_communities, c.community_size, c.degree), first)
+
+    def study(self, item_set: ItemSet, n_blocks: int, rng: np.random.Generator) -> list[Trials]:
+        first = item_set.items[0]
+        walk = random_walk(item_set.structure, n_blocks * self.config.trials_per_exp, rng)
+        return sequence_blocks([first + i for i in walk], n_blocks)
+
     def protocol(self) -> str:
         c = self.config
-        return (f"{c.n_communities} communities of {c.community_size}, degree {c.degree}; random walk; "
-                f"{c.n_blocks} experiences of {c.trials_per_block} trials; previous item at {c.previous_strength}")
-
-    def episode(self, rng: np.random.Generator) -> Episode:
-        c = self.config
-        graph = community_graph(c.n_communities, c.community_size, c.degree)
-        unit_of = rng.permutation(len(graph.community)).tolist()
-        seq = random_walk(graph, c.n_blocks * c.trials_per_block, rng)
-        return sequence_episode(seq, community_layout(graph, unit_of, c.n_blocks), c.previous_strength)
+        return (f"{self.schedule_text()}; graphs of {c.n_communities} communities of {c.community_size}, degree "
+                f"{c.degree}; random walk, {c.trials_per_exp} trials per experience; previous item at "
+                f"{c.previous_strength}")
