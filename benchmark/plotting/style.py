@@ -57,15 +57,15 @@ def new_figure(width: float, height: float) -> Figure:
         return Figure(figsize=(width, height), layout="constrained")
 
 
-def save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.svg`` under ``out_dir``, deterministically; returns both paths."""
+def save(fig: Figure, out_dir: Path, stem: str, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.svg`` (or ``formats``) under ``out_dir``, deterministically; returns the paths."""
     import matplotlib
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with matplotlib.rc_context(RC):
-        for suffix, meta in ((".png", PNG_METADATA), (".svg", SVG_METADATA)):
+        for suffix, meta in ((f".{f}", {"png": PNG_METADATA, "svg": SVG_METADATA}[f]) for f in formats):
             buf = io.BytesIO()
             fig.savefig(buf, format=suffix[1:], metadata=meta)
             path = out_dir / f"{stem}{suffix}"
