@@ -274,8 +274,10 @@ class AvalancheStrategy:
                                      percent_active=100.0 * float((acts > 0).float().mean())))
         finally:
             model.train(was_training)
+        from hippo_bench.strategies.meta_learning import StepSizes
+
         steps = getattr(self.template, "steps", None)
-        if steps is not None:
+        if isinstance(steps, StepSizes):  # the learned inner-loop step sizes of the meta-learners
             raw = steps.raw_values()
             for param_name, lr in steps.values().items():
                 proj, group = _projection_of(model, param_name)

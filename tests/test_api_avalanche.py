@@ -199,3 +199,24 @@ def test_import_stays_light_and_names_are_documented():
         obj = getattr(hippo_bench, name)
         assert obj is getattr(api, name) and obj.__doc__, name
     assert (Path(api.__file__).parent / "py.typed").is_file()
+
+
+def test_every_named_meta_learner_trains_through_the_api(one_thread):
+    from hippo_bench import MER, OML, SparseMAML
+
+    bench = _tiny_stream()
+    for cls in (SparseMAML, MER):
+        strategy = cls(make_model("mlp", (4,), 2, hidden=[8]), evaluator=None, glances=1) if cls is SparseMAML \
+            else cls(make_model("mlp", (4,), 2, hidden=[8]), evaluator=None)
+        strategy.train(bench.train_stream[0])
+        assert strategy.name == cls.registry_name and strategy.clock.train_exp_counter == 1
+    g = torch.Generator().manual_seed(0)
+    images = [(torch.rand(6, 1, 28, 28, generator=g), torch.randint(0, 2, (6,), generator=g)) for _ in range(2)]
+    stream = tensor_stream_benchmark(images, images)
+    with pytest.raises(ValueError, match="head_lr=0 sweeps"):
+        OML(make_model("oml-net", (1, 28, 28), 2), evaluator=None)
+    oml = OML(make_model("oml-net", (1, 28, 28), 2), head_lr=0.01, evaluator=None)
+    frozen = {n: p.clone() for n, p in oml.model.representation.named_parameters()}
+    oml.train(stream.train_stream[0])
+    assert all(torch.equal(p, frozen[n]) for n, p in oml.model.representation.named_parameters())
+    assert oml.strategy_impl.head_lr == 0.01

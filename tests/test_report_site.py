@@ -102,17 +102,26 @@ def test_verdicts_rendered_with_links_rewritten(site):
     assert "dead link" in page and "nowhere" not in page  # a link to nothing keeps its text, loses its target
 
 
-def test_rebuild_is_byte_identical_and_replaces_the_old_site(site, tmp_path, run_cli):
+def test_rebuild_is_byte_identical(site, tmp_path, run_cli):
     results, root, _ = site
     other = tmp_path / "again"
     code, _, err = run_cli("report", "--results", results, "--out", other, "--reports",
                            root.parent / "reports")
     assert code == 0, err
     assert _files(other) == _files(root)
-    (other / "configs" / "stale.html").write_text("old")
-    assert run_cli("report", "--results", results, "--out", other, "--reports", tmp_path / "none")[0] == 0
-    assert not (other / "configs" / "stale.html").exists() and not (other / "verdicts").exists()
-    assert "None yet" in (other / "index.html").read_text()
+
+
+def test_rebuild_replaces_the_old_site(tmp_path, run_cli):
+    results, out = tmp_path / "results", tmp_path / "site"
+    _write(results, "toy", "naive", "mlp", {"hidden": [8]}, 0, _accuracy_rows([[1.0]]))
+    write_reports(tmp_path / "reports")
+    assert run_cli("report", "--results", results, "--out", out, "--reports", tmp_path / "reports")[0] == 0
+    assert (out / "verdicts" / "index.html").is_file()
+    (out / "configs" / "stale.html").write_text("old")
+    assert run_cli("report", "--results", results, "--out", out, "--reports", tmp_path / "none")[0] == 0
+    assert not (out / "configs" / "stale.html").exists() and not (out / "verdicts").exists()
+    assert "None yet" in (out / "index.html").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports", "results", "site"]  # no work folders left
 
 
 @pytest.mark.parametrize("case", ["no results", "other version", "foreign out"])

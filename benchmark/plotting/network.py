@@ -155,12 +155,14 @@ def network_figure(sel: Selection) -> Figure:
     xs, ys = [n.x for n in nodes], [n.y for n in nodes]
     x0, x1, y0, y1 = min(xs) - 0.7, max(xs) + 0.7, min(ys) - 0.95, max(ys) + 0.8
     scale = min(1.0, 11.5 / (x1 - x0))  # inches per data unit
-    fig = new_figure(scale * (x1 - x0) + 0.4, scale * (y1 - y0) + 1.35)
+    fig = new_figure(scale * (x1 - x0) + 0.4, scale * (y1 - y0) + 1.0)
     grid = fig.add_gridspec(2, 2, height_ratios=[scale * (y1 - y0), 0.1], hspace=0.02, wspace=0.25)
     ax = fig.add_subplot(grid[0, :])
-    ax.set_aspect("equal")
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
+    # Equal scales, with the box following the layout and the limits stretching around [x0, x1] x [y0, y1]
+    # (a fixed box would push the title out of a short figure).
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.margins(0)
+    ax.update_datalim([(x0, y0), (x1, y1)])
     ax.axis("off")
 
     node_cmap, node_norm = colormaps[SEQUENTIAL], LogNorm(*_log_range(list(active.values()), *ACTIVE_RANGE))
