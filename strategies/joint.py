@@ -29,7 +29,8 @@ CUMULATIVE, OFFLINE = "cumulative", "offline"
 
 @register("joint")
 class Joint(Strategy):
-    description = "Trains on the union of all experiences seen so far (cumulative) or once on the whole stream (offline)"
+    description = ("Trains on the union of all experiences seen so far (cumulative) or once on the whole stream "
+                   "(offline)")
     references = ("Avalanche Cumulative", "Avalanche JointTraining")
     scenarios = ALL_KINDS
 

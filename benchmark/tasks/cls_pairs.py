@@ -58,7 +58,8 @@ def pair_set(first: int, n_items: int) -> ItemSet:
     return ItemSet(
         items=items,
         contrasts={"pair": [(a, a + 1) for a in firsts],
-                   "nonpair": [(i, j) for i, j in itertools.combinations(items, 2) if (i - first) // 2 != (j - first) // 2]},
+                   "nonpair": [(i, j) for i, j in itertools.combinations(items, 2)
+                               if (i - first) // 2 != (j - first) // 2]},
         relations={
             "ab": [Relation(a, (a + 1,), tuple(b for b in seconds if b != a + 1)) for a in firsts],
             "ba": [Relation(b, (b - 1,), tuple(a for a in firsts if a != b - 1)) for b in seconds],
