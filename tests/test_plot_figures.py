@@ -213,3 +213,17 @@ def test_plot_bad_input_is_one_line_exit_2(case, results, tmp_path, run_cli):
     code, out, err = run_cli("plot", *args, "--out", tmp_path / "figs")
     assert code == 2 and expect in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "figs").exists()
+
+
+def test_joint_training_gets_no_forgetting_curves(tmp_path):
+    """A strategy that trains once on the whole stream is evaluated only at the end: no curves to draw."""
+    from hippo_bench.plotting import figure_kinds, select
+    from hippo_bench.plotting.data import mean_accuracy
+    from hippo_bench.results import load_results
+
+    rows = [_row(2, j, "accuracy", v) for j, v in enumerate([0.7, 0.8, 0.9])]
+    config = _write(tmp_path, "toy", "joint", "mlp", {"hidden": [8]}, 0, rows)
+    sel = select(load_results(tmp_path), config)
+    R = mean_accuracy(sel)[0]
+    assert np.isnan(R[:2]).all() and R[2].tolist() == pytest.approx([0.7, 0.8, 0.9])
+    assert [k.stem for k in figure_kinds() if k.applies(sel)] == ["accuracy-matrix"]

@@ -38,7 +38,7 @@ class Figure:
 @functools.lru_cache(maxsize=None)
 def figure_kinds() -> tuple[Figure, ...]:
     """Every kind of figure, in the order pages show them."""
-    from hippo_bench.plotting.accuracy import accuracy_heatmap, forgetting_curves
+    from hippo_bench.plotting.accuracy import accuracy_heatmap, forgetting_curves, has_curves
     from hippo_bench.plotting.network import can_draw, network_figure
     from hippo_bench.plotting.pattern import has_pattern, pattern_over_training
     from hippo_bench.plotting.similarity import correlation_matrices, has_correlations
@@ -49,7 +49,7 @@ def figure_kinds() -> tuple[Figure, ...]:
         Figure("accuracy-matrix", "Accuracy matrix: test accuracy on experience j after training experience i.",
                has_accuracy, accuracy_heatmap),
         Figure("forgetting", "Accuracy of each experience from when it is learned to the end of the stream.",
-               has_accuracy, forgetting_curves),
+               has_curves, forgetting_curves),
         Figure("pattern", "% active and inhibition m per layer and learned learning rate per projection, after "
                "every experience.", has_pattern, pattern_over_training),
         Figure("correlations", "Pattern correlation between items in each layer at the final evaluation.",

@@ -12,6 +12,7 @@ from hippo_bench.plotting.style import SEQUENTIAL, line_style, new_figure
 
 ANNOTATE_UP_TO = 10  # experiences; beyond that the cells are too small for numbers
 LEGEND_UP_TO = 8  # lines; beyond that a colour bar names the experiences
+NOT_EVALUATED = "#9a9a9a"
 
 
 def accuracy_heatmap(sel: Selection) -> Figure:
@@ -26,13 +27,19 @@ def accuracy_heatmap(sel: Selection) -> Figure:
     ax = fig.add_subplot()
     cmap = colormaps[SEQUENTIAL]
     norm = Normalize(0.0, 1.0)
-    image = ax.imshow(M, cmap=cmap, norm=norm, aspect="equal", interpolation="nearest")
+    image = ax.imshow(M, cmap=cmap, norm=norm, aspect="equal", interpolation="nearest", zorder=1)
     ax.set_xticks(range(T), [str(j) for j in range(T)] if T <= 20 else _sparse_labels(T))
     ax.set_yticks(range(len(rows)), [name for name, _ in rows] if T <= 20 else
                   [name if k % 2 == 0 else "" for k, (name, _) in enumerate(rows)])
     ax.set_xlabel("evaluated experience j")
     ax.set_ylabel("after training experience i")
     ax.spines[:].set_visible(False)
+    missing = not np.isfinite(M).all()
+    if missing:  # e.g. joint training is evaluated only at the end: hatched grey behind the empty cells
+        from matplotlib.patches import Rectangle
+
+        ax.add_patch(Rectangle((-0.5, -0.5), M.shape[1], M.shape[0], facecolor="white", edgecolor=NOT_EVALUATED,
+                               hatch="//", linewidth=0, zorder=0))
     if T <= ANNOTATE_UP_TO:
         for r in range(M.shape[0]):
             for c in range(M.shape[1]):
@@ -40,8 +47,19 @@ def accuracy_heatmap(sel: Selection) -> Figure:
                     ax.text(c, r, f"{M[r, c]:.2f}", ha="center", va="center", fontsize=7,
                             color="black" if _luminance(cmap(norm(M[r, c]))) > 0.45 else "white")
     fig.colorbar(image, ax=ax, label="test accuracy (fraction correct)", shrink=0.85)
-    ax.set_title(f"Accuracy matrix R[i, j]\n{sel.title}, {sel.seed_text}")
+    note = "; hatched: not evaluated" if missing else ""
+    ax.set_title(f"Accuracy matrix R[i, j]{note}\n{sel.title}, {sel.seed_text}")
     return fig
+
+
+def has_curves(sel: Selection) -> bool:
+    """Forgetting curves need accuracies after at least two training experiences (not joint training)."""
+    from hippo_bench.plotting.data import has_accuracy
+
+    if not has_accuracy(sel):
+        return False
+    R = mean_accuracy(sel)[0]
+    return int(np.isfinite(R).any(axis=1).sum()) >= 2
 
 
 def forgetting_curves(sel: Selection) -> Figure:
