@@ -55,7 +55,7 @@ DEFAULT_PROBE_SIZE = 256
 _DEFAULT = object()  # "the default evaluator" (None is Avalanche's "no evaluator")
 
 
-def default_evaluator():
+def default_evaluator() -> Any:
     """Avalanche's accuracy metrics (per experience and per stream) with its interactive logger.
 
     Epoch and minibatch accuracy are left out: the online meta-learners take
@@ -136,6 +136,11 @@ class AvalancheStrategy:
 
     ``train`` and ``eval`` are Avalanche's; every other attribute (``clock``,
     ``experience``, ...) is the underlying template's (:attr:`template`).
+
+    Attributes: ``name`` (the registered name), ``config`` (the validated
+    ``Config``), ``template`` (the Avalanche template that trains),
+    ``strategy_impl`` (the registered strategy object that built it) and
+    ``ctx`` (the :class:`~hippo_bench.strategies.base.StrategyContext` it was built with).
     """
 
     registry_name: ClassVar[str] = ""
