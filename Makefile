@@ -37,6 +37,8 @@ ifeq ($(CI),true)
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
 		{ echo "installing chromium and chromium-driver for the browser test"; \
 		  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+else
+	@:
 endif
 
 # Full-protocol experiments; not part of `make test`.
