@@ -75,8 +75,10 @@ def forgetting_curves(sel: Selection) -> Figure:
         y, s = R[j:, j], S[j:, j]
         style = {"color": cmap(j / max(T - 1, 1)), "linestyle": "-"} if many else line_style(j)
         ax.plot(x, y, marker="o", markersize=3, linewidth=1.4, label=f"experience {j}", **style)
-        if sel.n_seeds > 1:
+        if sel.n_seeds > 1 and len(x) > 1:
             ax.fill_between(x, y - s, y + s, color=style["color"], alpha=0.15, linewidth=0)
+        elif sel.n_seeds > 1:  # a single point (the last experience): its band as an error bar
+            ax.errorbar(x, y, yerr=s, color=style["color"], linewidth=1.0, capsize=3)
     ax.set_xlim(-0.3, T - 0.7)
     ax.set_ylim(0.0, 1.02)
     ax.set_xticks(range(T) if T <= 20 else range(0, T, 2))
