@@ -40,8 +40,31 @@ def write_run(folder, seed, R, config, *, seen=None, before=None, **changes):
         if before is not None:
             rows += [dict(train_exp=-1, eval_exp=j, metric=metric, value=before, entity="", group="", lesion="")
                      for j in range(len(M))]
-    table = make_table(identity, rows, prov={})
+    table = make_table(identity, rows, prov={"code_fingerprint": current_code(ident)})
     atomic_write_parquet(table, result_path(folder, table["run_id"].iloc[0]))
+
+
+def current_code(ident: dict) -> str:
+    """The fingerprint of the code a run of this configuration would have now (not stale)."""
+    from hippo_bench.fingerprint import code_identity
+    from hippo_bench.models import models
+    from hippo_bench.tasks import benchmarks
+
+    return code_identity(strategies.get(ident["strategy"]), benchmarks.get(ident["benchmark"]),
+                         models.get(ident["model"]))[0]
+
+
+def test_stale_matches_fail_the_check(tmp_path, run_cli):
+    config = target("lamaml-rotated").configuration()
+    write_run(tmp_path, 0, [[0.9, 0.1], [0.8, 0.75]], config)
+    (path,) = tmp_path.glob("*.parquet")
+    import pandas as pd
+
+    table = pd.read_parquet(path)
+    table["code_fingerprint"] = "0000000000000000"  # made by some other code
+    table.to_parquet(path, index=False)
+    (c,) = compare(load_results(tmp_path), [target("lamaml-rotated")])
+    assert c.status == "met" and c.stale
 
 
 def test_packaged_targets_name_presets_and_strategies_that_exist_and_resolve():

@@ -53,5 +53,6 @@ def _check(args) -> int:
         t = c.target
         what = f"{t.strategy} on {t.benchmark} [{t.preset}{' ' + t.label if t.label else ''}] {t.metric}"
         detail = f"ours {c.ours:.4f} (n={c.n}) vs {t.value:.4f}" if c.n else "no run has this configuration"
-        con.print(f"[red]{c.status}:[/] {escape(what)}: {detail}")
+        stale = " (made by other code: rerun it)" if c.stale else ""
+        con.print(f"[red]{c.status}{stale}:[/] {escape(what)}: {detail}")
     return 1 if bad else 0

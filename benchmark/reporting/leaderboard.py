@@ -230,17 +230,23 @@ def _significant_best(rows: list[Row], metric: str) -> tuple[str | None, set]:
 
 def _stale_configs(runs: pd.DataFrame, summaries: pd.DataFrame) -> set[str]:
     """config_ids with a run whose stored code fingerprint is not that of the current code."""
+    if summaries.empty:
+        return set()
+    ok = runs[runs["run_id"].isin(set(summaries["run_id"]))]
+    stale = stale_run_ids(ok)
+    return set(summaries.loc[summaries["run_id"].isin(stale), "config_id"])
+
+
+def stale_run_ids(runs: pd.DataFrame) -> set[str]:
+    """run_ids whose stored code fingerprint is not that of the current code (unknown components: not stale)."""
     from hippo_bench.fingerprint import code_identity
     from hippo_bench.models import models
     from hippo_bench.strategies import strategies
     from hippo_bench.tasks import benchmarks
 
-    if summaries.empty:
-        return set()
-    ok = runs[runs["run_id"].isin(set(summaries["run_id"]))].drop_duplicates("run_id")
     current: dict[tuple, str | None] = {}
     out = set()
-    for r in ok.itertuples(index=False):
+    for r in runs.drop_duplicates("run_id").itertuples(index=False):
         key = (r.strategy, r.benchmark, r.model)
         if key not in current:
             try:
@@ -251,7 +257,7 @@ def _stale_configs(runs: pd.DataFrame, summaries: pd.DataFrame) -> set[str]:
         stored = getattr(r, "code_fingerprint", "")
         stored = stored if isinstance(stored, str) else ""
         if current[key] is not None and stored != current[key]:
-            out.add(r.config_id)
+            out.add(r.run_id)
     return out
 
 
