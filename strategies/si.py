@@ -29,7 +29,14 @@ The method, as in Zenke et al. 2017 (eqs. 3-5):
 Choices beyond the paper, each a Config field: negative importances (a
 parameter whose movement raised the loss) are set to 0, so the penalty
 stays a pull towards the anchor; ``clip_to`` optionally caps the importance
-(off by default, as in the paper). Defaults: ``si_lambda`` 1 and ``eps``
+(off by default, as in the paper); ``stable_cap`` (on by default) caps it
+at 1 / (2 lr si_lambda). Zenke et al. trained with Adam, whose steps are
+bounded; with plain SGD the penalty's own step, lr * 2 si_lambda * Omega
+* (theta - anchor), overshoots the anchor when lr * 2 si_lambda * Omega > 1
+and diverges beyond 2 (measured without the cap: si_lambda 100 gives NaN on
+split-patterns, and si_lambda 10 and 100 end at chance on a small
+cls-pairs stream). At the cap the penalty pulls a weight exactly back to
+its anchor in one step. Defaults: ``si_lambda`` 1 and ``eps``
 1e-3 are the paper's split-MNIST values (c = 1, xi = 1e-3; as recalled from
 the paper, not re-checked here).
 """
@@ -56,11 +63,12 @@ class SynapticIntelligence(SupervisedPlugin):
     model's parameters.
     """
 
-    def __init__(self, si_lambda: float, eps: float, clip_to: float | None = None):
+    def __init__(self, si_lambda: float, eps: float, clip_to: float | None = None, stable_cap: bool = True):
         super().__init__()
         self.si_lambda = float(si_lambda)
         self.eps = float(eps)
         self.clip_to = clip_to
+        self.stable_cap = stable_cap
         self.importance: dict[str, torch.Tensor] = {}   # Omega, summed over finished experiences
         self.anchor: dict[str, torch.Tensor] = {}       # weights at the end of the last experience
         self.path: dict[str, torch.Tensor] = {}         # omega of the current experience
@@ -111,13 +119,22 @@ class SynapticIntelligence(SupervisedPlugin):
         self._before_step.clear()
         self._task_grad.clear()
 
+    def cap(self, optimizer) -> float:
+        """The largest importance kept: ``clip_to`` and, with ``stable_cap``, 1 / (2 lr si_lambda)."""
+        cap = self.clip_to if self.clip_to is not None else math.inf
+        lr = max((g.get("lr", 0.0) for g in optimizer.param_groups), default=0.0) if optimizer is not None else 0.0
+        if self.stable_cap and lr > 0 and self.si_lambda > 0:
+            cap = min(cap, 1.0 / (2.0 * lr * self.si_lambda))
+        return cap
+
     @torch.no_grad()
     def after_training_exp(self, strategy, **kwargs):
+        cap = self.cap(getattr(strategy, "optimizer", None))
         for name, p in self._params(strategy.model).items():
             delta = p.detach() - self.start[name]
             gained = self.path[name] / (delta ** 2 + self.eps)
             total = self.importance.get(name, torch.zeros_like(gained)) + gained
-            self.importance[name] = total.clamp(min=0.0, max=self.clip_to if self.clip_to is not None else math.inf)
+            self.importance[name] = total.clamp(min=0.0, max=cap)
             self.anchor[name] = p.detach().clone()
 
 
@@ -134,10 +151,12 @@ class SI(Strategy):
                            min=1e-12)
         clip_to: float | None = param(None, "cap on each parameter's importance (none: uncapped, as in the paper; "
                                             "Avalanche's plugin uses 0.001)", min=0.0)
+        stable_cap: bool = param(True, "also cap each importance at 1 / (2 lr si_lambda), so that the penalty's own "
+                                       "SGD step never overshoots the anchor (plain SGD diverges beyond twice that)")
 
     def build(self, ctx: StrategyContext):
         c = self.config
-        plugin = SynapticIntelligence(c.si_lambda, c.eps, c.clip_to)
+        plugin = SynapticIntelligence(c.si_lambda, c.eps, c.clip_to, c.stable_cap)
         kwargs = ctx.sgd_kwargs(sgd(ctx.model, c.lr, c.momentum))
         kwargs["plugins"] = [*kwargs["plugins"], plugin]
         return av.Naive(**kwargs)

@@ -224,6 +224,18 @@ def test_autoassociative_loss_is_bce_against_the_input_pattern_summed_over_units
     assert AutoassociativeBCE(3, 0.9)(logits, y).item() == pytest.approx(manual.item(), rel=1e-5)
 
 
+def test_balanced_loss_weights_the_off_units_to_the_pull_of_the_on_units():
+    logits = torch.tensor([[0.5, -1.0, 2.0, 0.0, 1.0]])
+    y = pack_targets(torch.tensor([2]), torch.tensor([0]), 5)
+    target = torch.tensor([0.9, 0.0, 1.0, 0.0, 0.0])
+    p = torch.sigmoid(logits[0])
+    per_unit = -(target * p.log() + (1 - target) * (1 - p).log())
+    weights = torch.tensor([1.0, 2 / 3, 1.0, 2 / 3, 2 / 3])  # 2 units on, 3 off: each off unit weighs 2/3
+    expected = (weights * per_unit).sum()
+    assert AutoassociativeBCE(5, 0.9, balanced=True)(logits, y).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert AutoassociativeBCE(5, 0.9)(logits, y).item() == pytest.approx(per_unit.sum().item(), rel=1e-5)
+
+
 def test_item_recall_is_1_when_the_shown_items_unit_is_most_active():
     y = pack_targets(torch.tensor([2, 1]), torch.tensor([-1, 0]), 3)
     out = torch.tensor([[0.0, 0.1, 0.9], [0.9, 0.5, 0.0]])  # second trial: the previous item wins

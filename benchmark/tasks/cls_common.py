@@ -72,16 +72,32 @@ class AutoassociativeBCE(nn.Module):
     Summed over output units (each unit is its own binary target, as each
     ECout unit is in C-HORSE, so the pull on an item's unit does not shrink
     as items are added) and averaged over trials.
+
+    ``balanced``: the units that should be off on a trial (every unit but the
+    current and previous items') share a weight so that their total pull
+    equals that of the units that should be on. A continual stream has one
+    unit per item of the whole stream, most of them off on every trial;
+    unweighted, their pull dominates and learning stalls (measured on the
+    chorse network, one 3 x 5 community graph, SGD 0.05: item recall stays at
+    1/15 over 1200 trials with 45 further output units, and reaches 0.87
+    without them or with this weighting). A trial with no unit off keeps
+    plain BCE.
     """
 
-    def __init__(self, n_units: int, previous_strength: float):
+    def __init__(self, n_units: int, previous_strength: float, balanced: bool = False):
         super().__init__()
         self.n_units = n_units
         self.previous_strength = previous_strength
+        self.balanced = balanced
 
     def forward(self, logits: Tensor, y: Tensor) -> Tensor:
         target = trial_patterns(y, self.n_units, self.previous_strength).to(logits.dtype)
-        return F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(dim=1).mean()
+        per_unit = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        if self.balanced:
+            on = (target > 0).to(logits.dtype)
+            n_on, n_off = on.sum(dim=1, keepdim=True), (1 - on).sum(dim=1, keepdim=True)
+            per_unit = per_unit * (on + (1 - on) * n_on / n_off.clamp(min=1))
+        return per_unit.sum(dim=1).mean()
 
 
 def item_recall(output: Tensor, y: Tensor, n_units: int) -> Tensor:
@@ -167,6 +183,9 @@ class ClsConfig:
                    "interleaved: one item set studied in every experience, all items tested every time (C-HORSE's "
                    "learning curve; every column of R is the same, not a forgetting benchmark)")
     n_experiences: int = param(4, "experiences (continual: item sets; interleaved: blocks)", min=1, max=10000)
+    balanced_loss: bool = param(True, "weight the output units that should be off so that their total pull per "
+                                      "trial equals that of the units that should be on (without it, the units "
+                                      "of the many items not shown dominate and learning stalls)")
     previous_strength: float = param(0.9, "input (and target) strength of the previous item; the current one is 1.0",
                                      min=0.0, max=1.0)
     meta_train_episodes: int = param(8, "further fresh instances in the meta-training split", min=0, max=10000)
@@ -252,7 +271,8 @@ class ClsParadigm(Benchmark):
             input_shape=(n_units,),
             kind=AUTOASSOCIATIVE,
             protocol=self.protocol(),
-            criterion_factory=functools.partial(AutoassociativeBCE, n_units, self.config.previous_strength),
+            criterion_factory=functools.partial(AutoassociativeBCE, n_units, self.config.previous_strength,
+                                                self.config.balanced_loss),
             score=functools.partial(item_recall, n_units=n_units),
             default_batch_size=self.batch_size,
             default_model="chorse" if "chorse" in models.names() else "mlp",

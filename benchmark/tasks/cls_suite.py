@@ -1,4 +1,11 @@
-"""cls: the three C-HORSE paradigms as one suite, run in turn by ``hippo-bench run --benchmark cls``."""
+"""cls: the three C-HORSE paradigms as one suite, run in turn by ``hippo-bench run --benchmark cls``.
+
+Each member runs with its defaults: the continual schedule (new items every
+experience, each tested on its own items), so the suite's accuracy
+matrices measure forgetting. The interleaved C-HORSE learning-curve
+protocol is a member parameter (``--benchmark cls-pairs --bench-schedule
+interleaved``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,8 @@ from hippo_bench.tasks.base import AUTOASSOCIATIVE, Benchmark
 
 @register("cls")
 class ClsSuite(Benchmark):
-    description = "Suite: cls-pairs, cls-community and cls-inference in turn, each with its defaults"
+    description = ("Suite: cls-pairs, cls-community and cls-inference in turn, each with its defaults "
+                   "(continual: new items every experience)")
     references = ("Schapiro, Turk-Browne, Botvinick & Norman 2017 (C-HORSE)",)
     kind = AUTOASSOCIATIVE
     members = ("cls-pairs", "cls-community", "cls-inference")
