@@ -73,11 +73,13 @@ def spec_of(first: pd.Series):
 
 
 def _method_rows(df: pd.DataFrame) -> pd.Series:
+    """Values keyed by their row identity (a repeated key is told apart by its order of appearance)."""
     df = df[~df["metric"].isin(MACHINE_METRICS)].copy()
     for col in ("item_a", "item_b"):
         if col not in df.columns:
             df[col] = -1
-    return df.set_index(KEY)["value"]
+    df["occurrence"] = df.groupby(KEY, sort=False).cumcount()
+    return df.set_index(KEY + ["occurrence"])["value"]
 
 
 @dataclasses.dataclass
@@ -104,6 +106,7 @@ def compare_tables(old: pd.DataFrame, new: pd.DataFrame) -> Comparison:
     diff = np.where(np.isnan(diff), np.inf, diff)  # NaN on one side only
     i = int(np.argmax(diff))
     worst = ", ".join(f"{k}={v}" for k, v in zip(KEY, both[i]) if v not in ("", -1)) if diff[i] > 0 else ""
+    worst = worst.replace(", occurrence=0", "")
     close = np.isclose(av, bv, rtol=RTOL, atol=ATOL, equal_nan=True)
     max_diff = math.inf if (only_a or only_b) else float(diff[i])
     return Comparison(max_diff, worst, len(both), bool(close.all()) and not (only_a or only_b), detail)
