@@ -104,3 +104,15 @@ def test_lwf_forgets_less_than_naive_on_a_class_incremental_stream(measure):
 def test_regularisers_forget_less_than_naive_on_class_incremental_with_several_epochs(measure, strategy):
     naive, other = measure("naive", "split-4"), measure(strategy, "split-4")
     assert other["forgetting"] < naive["forgetting"] - 0.2
+
+
+def test_joint_cumulative_fills_the_accuracy_matrix_and_offline_only_its_last_row(measure):
+    from hippo_bench.strategies import strategies
+
+    joint = strategies.get("joint")
+    assert not joint(joint.Config()).trains_jointly  # cumulative, the default
+    assert joint(joint.Config(schedule="offline")).trains_jointly
+    cumulative = measure("joint", "split-1")["R"]
+    offline = measure("joint", "split-1", "--schedule", "offline")["R"]
+    assert not np.isnan(cumulative).any()  # every row: forgetting and BWT are defined
+    assert np.isnan(offline[:-1]).all() and not np.isnan(offline[-1]).any()
