@@ -32,6 +32,6 @@ def test_trains_two_experiences(name, run_cli, tiny_bench, tmp_path):
     assert sorted(acc.loc[acc["train_exp"] == -1, "eval_exp"]) == [0, 1]  # and before training
     values = acc["value"].to_numpy()
     assert np.isfinite(values).all() and ((values >= 0) & (values <= 1)).all()
-    if not strategies.get(name).trains_jointly:
+    if not strategies.get(name)().trains_jointly:  # an instance property (joint: by its schedule)
         assert sorted(acc.loc[acc["train_exp"] == 0, "eval_exp"]) == [0, 1]
     assert runs.loc[runs["metric"] == "train_samples", "value"].iloc[0] == 40  # 2 x 2 classes x 10
