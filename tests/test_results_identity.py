@@ -121,7 +121,7 @@ def test_verify_reproduces_a_sample_of_the_committed_results(tmp_path, run_cli):
     for rel in files:
         table = pd.read_parquet(REPO / rel)
         wall = table.loc[table["metric"] == "wall_time_s", "value"]
-        if len(wall) and float(wall.iloc[0]) < 1.0 and table["benchmark"].iloc[0] in ("split-patterns", "cls-pairs",
+        if len(wall) and float(wall.iloc[0]) < 10.0 and table["benchmark"].iloc[0] in ("split-patterns", "cls-pairs",
                                                                                      "cls-inference"):
             fast.append(rel)
     assert fast, "no fast committed runs to verify"
