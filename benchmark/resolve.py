@@ -211,7 +211,7 @@ def plan_from(raw_layers: list[tuple[str, dict]], *, default_seeds: tuple[int, .
 
     sfields = {f.name for f in fields_of(strategy_cls.Config)}
     split = [split_layer(data, sfields, source) for source, data in layers]
-    strategy_config = build_config(strategy_cls.Config, *[(_src(L), L.strategy) for L in split])
+    strategy_config = build_config(strategy_cls.Config, *[(L.source, L.strategy) for L in split])
     if bench_cls.members:
         extra = [L for L in split if L.benchmark]
         if extra:
@@ -219,7 +219,7 @@ def plan_from(raw_layers: list[tuple[str, dict]], *, default_seeds: tuple[int, .
                             "its members run with their defaults (name a member to set its parameters)")
         members = [Member(m, benchmarks.get(m), benchmarks.get(m).Config()) for m in bench_cls.members]
     else:
-        bench_config = build_config(bench_cls.Config, *[(_src(L), L.benchmark) for L in split], flag_prefix="bench_")
+        bench_config = build_config(bench_cls.Config, *[(L.source, L.benchmark) for L in split], flag_prefix="bench_")
         members = [Member(bench_name, bench_cls, bench_config)]
 
     run: dict[str, Any] = {}
@@ -238,7 +238,7 @@ def plan_from(raw_layers: list[tuple[str, dict]], *, default_seeds: tuple[int, .
     batch = run.get("batch_size")
     return Plan(
         strategy_cls=strategy_cls, strategy_config=strategy_config, bench_name=bench_name, bench_cls=bench_cls,
-        members=members, model_name=model_name, model_layers=[(_src(L), L.model) for L in split],
+        members=members, model_name=model_name, model_layers=[(L.source, L.model) for L in split],
         preset=preset_name, seeds=seeds,
         benchmark_seed=positive("--benchmark-seed", run.get("benchmark_seed", 0), 0),
         epochs=positive("--epochs", run.get("epochs", 1)),
@@ -247,7 +247,3 @@ def plan_from(raw_layers: list[tuple[str, dict]], *, default_seeds: tuple[int, .
         out=Path(str(run.get("out", "results"))), data_root=resolve_data_root(run.get("data_root")),
         device=str(run.get("device", "cpu")), threads=positive("--threads", run.get("threads", 1)),
         force=bool(run.get("force", False)), reuse_stale=bool(run.get("reuse_stale", False)))
-
-
-def _src(layer: Layer) -> str:
-    return layer.source

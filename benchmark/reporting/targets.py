@@ -365,8 +365,3 @@ def check_table(comparisons: list[Comparison]):
                       escape(t.label.replace(";", " ")), t.metric, ours, str(c.n), f"{t.value:.4f}",
                       escape(t.source_label), diff, f"{allowed} ({t.rule})")
     return table
-
-
-def configuration_of_row(first: pd.Series) -> dict:
-    """MATCH_COLUMNS of a run (its first row), for :func:`target_for`."""
-    return {c: first[c] for c in MATCH_COLUMNS}
