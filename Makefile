@@ -12,6 +12,11 @@ ifneq ($(wildcard ../shared/data),)
 export HIPPO_BENCH_DATA ?= $(abspath ../shared/data)
 endif
 export MPLBACKEND := Agg
+# CI also installs the optional Ray extra, so the sweep's Ray executor test runs there (it skips elsewhere).
+EXTRAS := test
+ifeq ($(CI),true)
+EXTRAS := test,ray
+endif
 
 .PHONY: run test test-slow bench leaderboard install clean browser
 
@@ -19,7 +24,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -72,13 +72,30 @@ def config_id_of(identity: dict) -> str:
     return _hash({k: v for k, v in identity.items() if k != "seed"})
 
 
-# The source folders whose uncommitted edits make a run's git_commit untrustworthy.
+# The source folders whose uncommitted edits make a run's git_commit untrustworthy, when the run does not
+# say which files its code is (a row without a code record).
 SOURCE_DIRS = ("benchmark", "strategies", "models", "pyproject.toml")
 
 
-def git_state() -> tuple[str, str]:
-    """(short commit, "true"/"false": uncommitted edits in the source folders), or ("", "") outside git."""
-    here = Path(__file__).resolve().parent
+def code_paths(code_detail: str) -> list[str]:
+    """Source files of the modules a run's code record names (see hippo_bench.fingerprint.code_identity)."""
+    from hippo_bench.fingerprint import _origin
+
+    try:
+        modules = json.loads(code_detail or "{}").get("files", {})
+    except ValueError:
+        return []
+    return sorted(p for p in (_origin(m) for m in modules) if p)
+
+
+def git_state(paths: list[str] | None = None) -> tuple[str, str]:
+    """(short commit, "true"/"false"), or ("", "") outside git.
+
+    Dirty means that a file of ``paths`` (the run's own code files) differs from HEAD or is not committed at
+    all; without ``paths``, any uncommitted edit in the source folders. Edits elsewhere (reports, another
+    strategy's module) do not touch the run's numbers and leave it clean.
+    """
+    here = Path(paths[0]).resolve().parent if paths else Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
                               text=True, timeout=5)
@@ -86,7 +103,8 @@ def git_state() -> tuple[str, str]:
             return "", ""
         top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True, text=True,
                              timeout=5).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *SOURCE_DIRS],
+        which = ["--untracked-files=all", "--", *paths] if paths else ["--untracked-files=no", "--", *SOURCE_DIRS]
+        status = subprocess.run(["git", "status", "--porcelain", *which],
                                 cwd=top or here, capture_output=True, text=True, timeout=10)
         dirty = "true" if status.stdout.strip() else "false"
         return head.stdout.strip(), dirty if status.returncode == 0 else ""
@@ -99,7 +117,7 @@ def provenance(code: tuple[str, str] = ("", "")) -> dict:
     from hippo_bench.fingerprint import library_versions
 
     versions = library_versions()
-    commit, dirty = git_state()
+    commit, dirty = git_state(code_paths(code[1]) or None)
     return {
         "code_fingerprint": code[0], "code_files": code[1],
         "torch_version": versions["torch"], "avalanche_version": versions["avalanche"],

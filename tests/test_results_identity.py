@@ -10,6 +10,7 @@ import pytest
 
 from conftest import REPO, read_runs
 from hippo_bench.fingerprint import changed_files, clear_caches, closure
+from hippo_bench.results import code_paths, git_state
 
 PLUGIN = '''
 import dataclasses
@@ -82,14 +83,38 @@ def test_rows_record_code_versions_and_the_git_state(run_cli, tiny_bench, tmp_pa
     row = df.iloc[0]
     assert len(row["code_fingerprint"]) == 16 and '"versions"' in row["code_files"]
     assert row["numpy_version"] and row["torch_version"] and row["avalanche_version"]
+    paths = code_paths(row["code_files"])
+    assert any(p.endswith("strategies/naive.py") for p in paths) and not any(p.endswith("ewc.py") for p in paths)
     try:
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "benchmark",
-                                 "strategies", "models", "pyproject.toml"], cwd=REPO, capture_output=True,
-                                text=True, timeout=30, check=True).stdout
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", *paths], cwd=REPO,
+                                capture_output=True, text=True, timeout=30, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         pytest.skip("not a git checkout")
     assert row["git_dirty"] == ("true" if status.strip() else "false")
     assert row["git_commit"]
+
+
+def test_git_dirty_looks_at_the_run_own_code_files_only(tmp_path):
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    try:
+        git("init", "-q")
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("git is not available")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    mine, other = tmp_path / "mine.py", tmp_path / "other.py"
+    mine.write_text("x = 1\n")
+    other.write_text("y = 1\n")
+    git("add", "mine.py", "other.py")
+    git("commit", "-qm", "start")
+    assert git_state([str(mine)])[1] == "false"
+    other.write_text("y = 2\n")  # an edit to code the run does not use
+    assert git_state([str(mine)])[1] == "false"
+    mine.write_text("x = 2\n")
+    assert git_state([str(mine)])[1] == "true"
+    fresh = tmp_path / "fresh.py"  # a code file never committed
+    fresh.write_text("z = 1\n")
+    assert git_state([str(fresh)])[1] == "true"
 
 
 def test_preset_is_part_of_the_run_identity():

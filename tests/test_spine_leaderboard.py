@@ -215,3 +215,27 @@ def test_runs_of_other_code_are_marked_stale(tmp_path):
     by_variant = {r[3]: r[1] for r in _table_rows(md)}
     assert by_variant == {"": "naive", "lr=0.2": "naive (stale)"}
     assert "(stale): made by code other than the current one" in md
+
+
+def test_every_benchmark_states_what_its_acc_means():
+    from hippo_bench.reporting.acc_meaning import acc_meaning
+    from hippo_bench.tasks import benchmarks
+
+    missing = [name for name in benchmarks.names() if not acc_meaning(name, benchmarks.get(name))]
+    assert not missing, f"add a line to reporting/acc_meaning.py (or acc_meaning on the class) for {missing}"
+
+
+def test_a_benchmark_class_own_acc_meaning_wins_and_reaches_the_caption(tmp_path):
+    from hippo_bench.reporting.acc_meaning import acc_meaning
+
+    class Own:
+        acc_meaning = "recognition of studied items"
+
+    assert acc_meaning("dual-mnist", Own) == "recognition of studied items"
+    assert "item_accuracy" in acc_meaning("dual-mnist", object)  # the table's entry when the class has none
+    assert acc_meaning("no-such-benchmark") == ""
+    folder = tmp_path / "results"
+    _acc_run(folder, "naive", 0, 0.5, benchmark="dual-mnist")
+    written = build_leaderboards(folder, tmp_path / "boards")
+    md = next(p for p in written if p.suffix == ".md").read_text()
+    assert "ACC here: digit (category head) accuracy on the studied images" in md

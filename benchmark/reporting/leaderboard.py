@@ -264,17 +264,18 @@ def stale_run_ids(runs: pd.DataFrame) -> set[str]:
 
 def _caption(benchmark: str, board: Board, runs: pd.DataFrame) -> list[str]:
     """What a reader needs to quote the table: protocol, seeds, code, and the command that regenerates it."""
+    from hippo_bench.reporting.acc_meaning import acc_meaning
     from hippo_bench.tasks import benchmarks
 
     out = []
     try:
         cls = benchmarks.get(benchmark)
         out.append(f"Protocol: {benchmark}: {cls.description}.")
-        meaning = getattr(cls, "acc_meaning", "")
-        if meaning:
-            out.append(f"ACC here: {meaning}.")
     except UserError:
-        pass
+        cls = None
+    meaning = acc_meaning(benchmark, cls)
+    if meaning:
+        out.append(f"ACC here: {meaning}.")
     if board.seeds:
         out.append("Compared on training seeds " + ", ".join(str(s) for s in board.seeds)
                    + " (the seed set most rows share); paired t-tests on those seeds decide bold.")
