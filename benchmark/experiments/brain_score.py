@@ -1,0 +1,113 @@
+"""Brain-likeness score of meta-hippo's C-HORSE network on the pair task, with and without meta-learning.
+
+The score and its five components (coding level, pattern separation, cued
+recall, pair RSA, fast/slow learning-rate ratio; sources and formulas in
+:mod:`hippo_bench.reporting.brain_score`) are computed per run from the rows
+a cls-pairs run records. A score alone has no verdict, so the experiment
+tests the claim it stands for: meta-learning the sparsity and learning rates
+(condition ``both``) makes the network more C-HORSE-like than leaving them
+at their initial values (condition ``baseline``: same network, same stream,
+same seed). Paired over seeds (one-sided Wilcoxon signed-rank, both >
+baseline): holds when the score is higher with ``both`` in >= 80% of seeds
+and p < 0.05; below five seeds "inconclusive". Every component is reported beside the score, and the ones
+not measured are named with their reason.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from hippo_bench.experiments.base import FAILS, HOLDS, INCONCLUSIVE, Experiment, Verdict
+from hippo_bench.reporting.brain_score import COMPONENTS, WEIGHTS, components_of_run, score_of
+
+# The claims' verdict rule (experiments/claims.py): at least MIN_SEEDS paired seeds, the predicted sign in at
+# least SHARE of them, and a one-sided Wilcoxon signed-rank p below ALPHA (the claim names its direction).
+MIN_SEEDS, SHARE, ALPHA = 5, 0.8, 0.05
+CONDITIONS = ("both", "baseline")
+FULL = {"benchmark": "cls-pairs", "strategy": "meta-hippo", "model": "chorse"}
+# A reduced version for tests: two experiences of two pairs, a small network (DG 40, CA3 8, CA1 10).
+QUICK = {**FULL, "benchmark_params": {"n_experiences": 2, "items_per_exp": 4, "trials_per_exp": 40},
+         "model_params": {"neocortex": [16], "ec": 16, "scale": 0.1}}
+
+
+def _condition(rows: pd.DataFrame) -> str:
+    import json
+
+    params = rows["strategy_params"].iloc[0] if "strategy_params" in rows.columns else "{}"
+    params = json.loads(params) if isinstance(params, str) else dict(params or {})
+    return str(params.get("condition", ""))
+
+
+def score_table(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Per run: seed, condition, the score, each component's score, n measured; and the reasons of missing ones.
+
+    Reasons are keyed by component (the first run's wording; every run of
+    one strategy and model misses the same components for the same reason).
+    """
+    out, reasons = [], {}
+    for run_id, rows in df.groupby("run_id", sort=True):
+        comps = components_of_run(rows)
+        rec = dict(seed=int(rows["seed"].iloc[0]), condition=_condition(rows), model=str(rows["model"].iloc[0]),
+                   brain_score=score_of(comps), n_measured=sum(math.isfinite(c.score) for c in comps))
+        rec.update({c.name: c.score for c in comps})
+        rec["run_id"] = run_id
+        out.append(rec)
+        for c in comps:
+            if c.reason:
+                reasons.setdefault(c.name, c.reason)
+    cols = ["seed", "condition", "model", "brain_score", *COMPONENTS, "n_measured", "run_id"]
+    t = pd.DataFrame(out, columns=cols)
+    return t.sort_values(["condition", "seed"], kind="stable").reset_index(drop=True), reasons
+
+
+def _mean_text(t: pd.DataFrame, condition: str) -> str:
+    rows = t[t["condition"] == condition]
+    parts = []
+    for col in ("brain_score", *COMPONENTS):
+        v = rows[col].astype(float)
+        v = v[np.isfinite(v)]
+        parts.append(f"{col} {v.mean():.3f}" if len(v) else f"{col} not measured")
+    return f"{condition}: " + ", ".join(parts)
+
+
+class BrainScore(Experiment):
+    name = "brain-score"
+    claim = ("Meta-learning the sparsity and learning rates makes the C-HORSE network more brain-like on the pair "
+             "task: its brain-likeness score (coding level, pattern separation, cued recall, pair RSA and "
+             "fast/slow lr ratio against C-HORSE; equal weights) is higher with both learned than with neither.")
+
+    def configs(self, seeds, quick):
+        base = QUICK if quick else FULL
+        return [{**base, "condition": condition, "seeds": seeds} for condition in CONDITIONS]
+
+    def analyse(self, df):
+        from scipy import stats
+
+        if df.empty:
+            return Verdict(self.name, self.claim, INCONCLUSIVE, "no runs", 0, pd.DataFrame())
+        t, reasons = score_table(df)
+        weights = ", ".join(f"{c} {WEIGHTS[c]:g}" for c in COMPONENTS)
+        missing = "; ".join(f"{c} not measured: {r}" for c, r in reasons.items())
+        tail = f"weights {weights} (over the measured ones)" + (f"; {missing}" if missing else "")
+        means = "; ".join(_mean_text(t, c) for c in CONDITIONS if (t["condition"] == c).any())
+        both = t[t["condition"] == "both"].set_index("seed")["brain_score"]
+        base = t[t["condition"] == "baseline"].set_index("seed")["brain_score"]
+        seeds = sorted(set(both.dropna().index) & set(base.dropna().index))
+        n = len(seeds)
+        if n == 0:
+            return Verdict(self.name, self.claim, INCONCLUSIVE,
+                           f"no seed with a score in both conditions; {means}; {tail}", 0, t)
+        d = np.array([both[s] - base[s] for s in seeds])
+        k = int((d > 0).sum())
+        p = float(stats.wilcoxon(d, alternative="greater").pvalue) if n >= 2 and np.any(d != 0) else math.nan
+        if n < MIN_SEEDS:
+            verdict = INCONCLUSIVE
+        else:
+            verdict = HOLDS if k >= SHARE * n and p < ALPHA else FAILS
+        p_text = "n/a" if math.isnan(p) else f"{p:.3g}"
+        text = (f"score higher with both learned in {k}/{n} seeds (median difference {np.median(d):+.3f}, "
+                f"one-sided Wilcoxon p = {p_text}); {means}; {tail}")
+        return Verdict(self.name, self.claim, verdict, text, n, t)
