@@ -138,10 +138,11 @@ PAIRS = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
 ECIN = dict(zip(PAIRS, [0.8, 0.6, 0.4, 0.2, 0.0, -0.2]))  # top quartile: 0.8 and 0.6 (mean 0.7)
 
 
-def corr_rows(dg, ca3, ca1):
+def corr_rows(dg, ca3, ca1, run_id="r0"):
     """ECin as above; each layer's correlation on the two similar pairs given, 0 elsewhere."""
     layer = lambda two: {p: (two[i] if i < 2 else 0.0) for i, p in enumerate(PAIRS)}  # noqa: E731
-    return rows(active=CHORSE_ACTIVE, corr={"ecin": ECIN, "dg": layer(dg), "ca3": layer(ca3), "ca1": layer(ca1)})
+    return rows(active=CHORSE_ACTIVE, corr={"ecin": ECIN, "dg": layer(dg), "ca3": layer(ca3), "ca1": layer(ca1)},
+                run_id=run_id)
 
 
 def test_pattern_separation_dg_separating_most():
@@ -167,13 +168,13 @@ def test_pattern_separation_without_correlations_is_not_measured():
 
 
 # ------------------------------------------------------------- the score
-def full_run(**kw):
+def full_run(run_id="r0"):
     ref = bs.PAIR_SIMILARITY_INITIAL
-    base = corr_rows((0.35, 0.35), (0.7, 0.7), (0.56, 0.56))  # separation 0.5
+    base = corr_rows((0.35, 0.35), (0.7, 0.7), (0.56, 0.56), run_id=run_id)  # separation 0.5
     more = rows(lrs={**{p: 0.2 for p in TSP}, "ecin->ca1": 0.02},  # lr ratio 1
                 pair={k.lower(): p for k, (p, n) in ref.items()},  # RSA 1
                 nonpair={k.lower(): n for k, (p, n) in ref.items()},
-                choices={"ab": 1.0, "ba": 0.8}, **kw)  # recall 0.8
+                choices={"ab": 1.0, "ba": 0.8}, run_id=run_id)  # recall 0.8
     return pd.concat([base, more], ignore_index=True)  # coding level 1 (from corr_rows)
 
 
@@ -290,3 +291,8 @@ def test_experiment_quick_runs_end_to_end(tmp_path):
     assert len(v.table) == 2 and set(v.table["condition"]) == {"both", "baseline"}
     assert (v.table["n_measured"] == 5).all()  # meta-hippo on cls-pairs records every component
     assert v.table["brain_score"].between(0, 1).all()
+
+
+def test_brain_scores_by_run_leave_out_models_without_the_layers():
+    df = pd.concat([full_run(run_id="chorse"), rows(active={"h1": 1.0}, run_id="mlp")], ignore_index=True)
+    assert bs.brain_scores(df) == pytest.approx({"chorse": (1 + 0.5 + 0.8 + 1 + 1) / 5})

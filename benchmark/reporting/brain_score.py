@@ -130,9 +130,13 @@ class Component:
 
 
 # ------------------------------------------------------------- row access
+ROW_COLUMNS = ("run_id", "seed", "model", "strategy_params", "train_exp", "eval_exp", "metric", "value", "entity",
+               "lesion", "item_a", "item_b")
+
+
 def _normalised(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows with the optional columns filled in (hand-built rows may omit lesion, eval_exp, ...)."""
-    rows = rows.copy()
+    """The columns the components read, optional ones filled in (hand-built rows may omit lesion, eval_exp, ...)."""
+    rows = rows[[c for c in ROW_COLUMNS if c in rows.columns]].copy()
     for col, default in (("lesion", ""), ("eval_exp", -1), ("entity", ""), ("train_exp", 0),
                          ("item_a", -1), ("item_b", -1)):
         if col not in rows.columns:
@@ -457,3 +461,24 @@ def scores_per_run(df: pd.DataFrame) -> pd.DataFrame:
         rec.update({c.name: c.score for c in comps})
         out.append(rec)
     return pd.DataFrame(out)
+
+
+# ------------------------------------------------------------- leaderboards
+#: The leaderboard column: key, header and the legend line saying what it is.
+LEADERBOARD_COLUMN = "brain"
+LEADERBOARD_HEADER = "brain score ↑"
+LEADERBOARD_LEGEND = ("brain score: closeness to C-HORSE in [0, 1], the equal-weight mean of the measured "
+                      "components (coding level per region, DG pattern separation, cued recall, pair RSA, "
+                      "trisynaptic/monosynaptic lr ratio; hippo_bench/reporting/brain_score.py, `hippo-bench "
+                      "experiment brain-score` shows each); only strategies that record % active and learned lr "
+                      "(meta-hippo) have all five; — for models without DG, CA3 and CA1")
+
+
+def brain_scores(runs: pd.DataFrame) -> dict[str, float]:
+    """run_id -> brain score, for every run that has one (models without hippocampal layers are left out)."""
+    out = {}
+    for run_id, rows in runs.groupby("run_id", sort=True):
+        score = brain_score_of_run(rows)
+        if score is not None:
+            out[str(run_id)] = score
+    return out
