@@ -296,3 +296,16 @@ def test_experiment_quick_runs_end_to_end(tmp_path):
 def test_brain_scores_by_run_leave_out_models_without_the_layers():
     df = pd.concat([full_run(run_id="chorse"), rows(active={"h1": 1.0}, run_id="mlp")], ignore_index=True)
     assert bs.brain_scores(df) == pytest.approx({"chorse": (1 + 0.5 + 0.8 + 1 + 1) / 5})
+
+
+def test_leaderboard_column_ranks_only_scores_on_the_same_components():
+    meta = full_run(run_id="meta").assign(strategy="meta-hippo")
+    naive = full_run(run_id="naive").assign(strategy="naive")
+    naive = naive[~naive["metric"].isin(["percent_active", "learned_lr"])]
+    col = bs.leaderboard_column(pd.concat([meta, naive], ignore_index=True))
+    assert col.scores == pytest.approx({"meta": 0.86, "naive": (0.5 + 0.8 + 1.0) / 3})
+    assert not col.ranked
+    assert "meta-hippo: 5 of 5" in col.legend and "naive: 3 of 5 (pattern_separation, cued_recall, pair_rsa)" \
+        in col.legend and "not ranked" in col.legend
+    same = bs.leaderboard_column(pd.concat([meta, full_run(run_id="m2").assign(strategy="meta-hippo")]))
+    assert same.ranked and "not ranked" not in same.legend

@@ -464,21 +464,55 @@ def scores_per_run(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------- leaderboards
-#: The leaderboard column: key, header and the legend line saying what it is.
+#: The leaderboard column: its key, header and what its legend line starts with.
 LEADERBOARD_COLUMN = "brain"
 LEADERBOARD_HEADER = "brain score ↑"
 LEADERBOARD_LEGEND = ("brain score: closeness to C-HORSE in [0, 1], the equal-weight mean of the measured "
                       "components (coding level per region, DG pattern separation, cued recall, pair RSA, "
-                      "trisynaptic/monosynaptic lr ratio; hippo_bench/reporting/brain_score.py, `hippo-bench "
-                      "experiment brain-score` shows each); only strategies that record % active and learned lr "
-                      "(meta-hippo) have all five; — for models without DG, CA3 and CA1")
+                      "trisynaptic/monosynaptic lr ratio; hippo_bench/reporting/brain_score.py; `hippo-bench "
+                      "experiment brain-score` shows each); — for models without DG, CA3 and CA1")
+
+
+@dataclasses.dataclass
+class BoardColumn:
+    """The brain-score column of one leaderboard.
+
+    ``ranked`` is False when the scored runs rest on different sets of
+    components (meta-hippo records % active and learned lr, other
+    strategies do not): such scores are shown but not ranked (no bold, no
+    ties). ``legend`` says which components each strategy's runs measured.
+    """
+
+    scores: dict[str, float]  # run_id -> brain score (runs without one left out)
+    ranked: bool
+    legend: str
 
 
 def brain_scores(runs: pd.DataFrame) -> dict[str, float]:
     """run_id -> brain score, for every run that has one (models without hippocampal layers are left out)."""
-    out = {}
+    return leaderboard_column(runs).scores
+
+
+def leaderboard_column(runs: pd.DataFrame) -> BoardColumn:
+    """Per run the score and which components it rests on; the column's legend line and whether to rank it."""
+    scores, measured_by_strategy = {}, {}
     for run_id, rows in runs.groupby("run_id", sort=True):
-        score = brain_score_of_run(rows)
-        if score is not None:
-            out[str(run_id)] = score
-    return out
+        if not _has_hippocampal_layers(_normalised(rows)):
+            continue
+        comps = components_of_run(rows)
+        score = score_of(comps)
+        if not math.isfinite(score):
+            continue
+        scores[str(run_id)] = score
+        strategy = str(rows["strategy"].iloc[0]) if "strategy" in rows.columns else "?"
+        measured = tuple(c.name for c in comps if math.isfinite(c.score))
+        measured_by_strategy.setdefault(measured, set()).add(strategy)
+    ranked = len(measured_by_strategy) <= 1
+    parts = [f"{', '.join(sorted(strategies))}: {len(m)} of {len(COMPONENTS)} ({', '.join(m)})"
+             for m, strategies in sorted(measured_by_strategy.items(), key=lambda kv: (-len(kv[0]), kv[0]))]
+    legend = LEADERBOARD_LEGEND
+    if parts:
+        legend += "; components measured: " + "; ".join(parts)
+    if not ranked:
+        legend += " (scores on different components are not ranked: no bold, no ties)"
+    return BoardColumn(scores, ranked, legend)
