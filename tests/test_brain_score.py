@@ -309,3 +309,15 @@ def test_leaderboard_column_ranks_only_scores_on_the_same_components():
         in col.legend and "not ranked" in col.legend
     same = bs.leaderboard_column(pd.concat([meta, full_run(run_id="m2").assign(strategy="meta-hippo")]))
     assert same.ranked and "not ranked" not in same.legend
+
+
+def test_experiment_figure_draws_measured_components_and_marks_the_others():
+    from hippo_bench.experiments.brain_score import BrainScore
+
+    figs = BrainScore().figures(experiment_rows(3))
+    ax = figs["components"].axes[0]
+    # measured: brain score, coding level, cued recall -> 3 bars per condition; 3 components not measured
+    assert len(ax.patches) == 2 * 3
+    assert sum(t.get_text() == "not measured" for t in ax.texts) == 2 * 3
+    heights = sorted(p.get_height() for p in ax.patches)
+    assert heights == pytest.approx(sorted([0.9, 1.0, 0.8, (0.345053 + 0.8) / 2, 0.345053, 0.8]), abs=1e-6)

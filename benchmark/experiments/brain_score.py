@@ -111,3 +111,44 @@ class BrainScore(Experiment):
         text = (f"score higher with both learned in {k}/{n} seeds (median difference {np.median(d):+.3f}, "
                 f"one-sided Wilcoxon p = {p_text}); {means}; {tail}")
         return Verdict(self.name, self.claim, verdict, text, n, t)
+
+    def figures(self, df):
+        t, _ = score_table(df) if not df.empty else (pd.DataFrame(), {})
+        if t.empty:
+            return {}
+        return {"components": components_figure(t)}
+
+
+def components_figure(t: pd.DataFrame):
+    """The score and each component per condition: bars at the mean over seeds, one dot per seed.
+
+    A component no run measured is marked "not measured" instead of a bar.
+    """
+    from hippo_bench.plotting.style import OKABE_ITO, new_figure
+
+    cols = ["brain_score", *COMPONENTS]
+    conditions = [c for c in CONDITIONS if (t["condition"] == c).any()]
+    conditions += sorted(set(t["condition"]) - set(conditions))
+    fig = new_figure(7.0, 3.2)
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(conditions), 1)
+    rng = np.random.default_rng(0)  # fixed jitter: the same rows give the same figure
+    for i, condition in enumerate(conditions):
+        rows = t[t["condition"] == condition]
+        for j, col in enumerate(cols):
+            v = rows[col].astype(float)
+            v = v[np.isfinite(v)]
+            x = j + (i - (len(conditions) - 1) / 2) * width
+            if not len(v):
+                ax.text(x, 0.02, "not measured", rotation=90, ha="center", va="bottom", fontsize=7)
+                continue
+            ax.bar(x, v.mean(), width * 0.9, color=OKABE_ITO[i % len(OKABE_ITO)], alpha=0.6,
+                   label=condition if j == 0 else None)
+            ax.scatter(x + rng.uniform(-width / 4, width / 4, len(v)), v, s=8, color="black", zorder=3)
+    ax.set_xticks(range(len(cols)), [c.replace("_", "\n") for c in cols])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("score (1 = C-HORSE)")
+    ax.set_title("Brain-likeness score and its components (bars: mean; dots: seeds)")
+    ax.legend(title="condition", loc="upper right")
+    return fig
+

@@ -4,18 +4,16 @@ A pure function of one run's tidy rows (no torch). Five components, each a
 number in [0, 1] (1 = at C-HORSE's value or signature) computed from rows the
 runs already record, intact network, after the last experience:
 
-====================  ===========================================================  ===========================
-component             measured from (metric rows)                                  C-HORSE reference
-====================  ===========================================================  ===========================
-coding_level          ``percent_active`` per layer (EC, DG, CA3, CA1)              EC 0.20, DG 0.01, CA3 0.06,
-                                                                                   CA1 0.25 (:data:`CODING_LEVEL`)
-pattern_separation    ``item_correlation`` of ECin vs DG, CA3, CA1                 DG decorrelates similar
-                                                                                   inputs, most of all layers
-cued_recall           ``production_<relation>_choice`` of the studied relations   partner produced (choice 1)
-pair_rsa              ``similarity_pair`` - ``similarity_nonpair`` per layer       DG 0.14, CA3 0.00, CA1 0.47
-                                                                                   (initial response)
-lr_ratio              ``learned_lr`` of ECin->DG->CA3->CA1 vs ECin->CA1            10 (:data:`LR_RATIO`)
-====================  ===========================================================  ===========================
+- ``coding_level``: ``percent_active`` per layer against C-HORSE's expected
+  activity, EC 0.20, DG 0.01, CA3 0.06, CA1 0.25 (:data:`CODING_LEVEL`);
+- ``pattern_separation``: ``item_correlation`` of ECin against DG, CA3 and
+  CA1 for similar inputs (C-HORSE: DG decorrelates them, most of all layers);
+- ``cued_recall``: ``production_<relation>_choice`` of the studied relations
+  (C-HORSE produces the partner: choice 1, chance 0.5);
+- ``pair_rsa``: ``similarity_pair`` - ``similarity_nonpair`` per layer
+  (C-HORSE's initial response: DG 0.14, CA3 0.00, CA1 0.47);
+- ``lr_ratio``: ``learned_lr`` of ECin->DG->CA3->CA1 over ECin->CA1
+  (C-HORSE: 10, :data:`LR_RATIO`).
 
 Each component's docstring gives its formula and source. A component the
 rows cannot give (the strategy does not record the metric, the paradigm has
@@ -23,6 +21,11 @@ no pairs, the layer is missing) is **not measured**: its score is NaN and its
 ``reason`` says why; nothing is filled in. The score is the weighted mean of
 the measured components (:data:`WEIGHTS`: equal weights), so it always lies
 in [0, 1]; how many components it rests on is part of every table.
+
+Not recorded by any probe, so not part of the score: completion inside the
+hippocampus (CA3's pattern for a degraded cue against its pattern for the
+full studied one; the CLS probe shows single items only) and C-HORSE's
+settled response (our networks make one feed-forward pass).
 
 The network is identified by its layer names: the last dotted part of an
 entity, case-insensitive (``dg``, ``hippo.CA1``); ``ecin``, ``ecout`` and
