@@ -65,7 +65,27 @@ def test_dual_branches_paired_over_seeds():
     assert EXPERIMENTS["dual"]().analyse(mixed).verdict == FAILS
 
 
-def test_experiment_command_writes_its_report(run_cli, tmp_path):
+def test_experiment_all_writes_the_index_and_each_report(run_cli, tmp_path, monkeypatch):
+    import hippo_bench.experiments as experiments
+
+    # two claims sharing their quick runs keep this fast; the slow test below runs all of them
+    monkeypatch.setattr(experiments, "EXPERIMENTS", {k: EXPERIMENTS[k] for k in ("hippocampus", "chorse-signatures")})
+    code, out, err = run_cli("experiment", "all", "--quick", "--seeds", "1", "--results", tmp_path / "r",
+                             "--out", tmp_path / "reports")
+    assert code == 0, err
+    index = (tmp_path / "reports" / "index.md").read_text()
+    assert index.count(" | inconclusive | ") == 2  # one seed never decides a claim
+    assert "[hippocampus](hippocampus/index.md) | inconclusive" in index
+    md = (tmp_path / "reports" / "hippocampus" / "index.md").read_text()
+    assert "![pathways](pathways.png)" in md and "Chorse reference ([chorse-reference.csv](chorse-reference.csv))" in md
+    assert (tmp_path / "reports" / "chorse-signatures" / "signatures.svg").is_file()
+    code, _, err = run_cli("experiment", "hippocampu")
+    assert code == 2 and "did you mean hippocampus" in err
+
+
+@pytest.mark.slow
+def test_experiment_command_writes_every_report(run_cli, tmp_path, tiny_mnist, monkeypatch):
+    monkeypatch.setenv("HIPPO_BENCH_DATA", str(tiny_mnist[0]))  # the lesion claim's quick run is on dual MNIST
     code, out, err = run_cli("experiment", "all", "--quick", "--seeds", "1", "--results", tmp_path / "r",
                              "--out", tmp_path / "reports")
     assert code == 0, err
@@ -73,5 +93,11 @@ def test_experiment_command_writes_its_report(run_cli, tmp_path):
     for name in EXPERIMENTS:
         assert f"[{name}]({name}/index.md) | inconclusive" in index  # one seed never decides a claim
         assert (tmp_path / "reports" / name / "data.csv").read_text().startswith(("run_id", "\n", ""))
-    code, _, err = run_cli("experiment", "depthh")
-    assert code == 2 and "did you mean depth" in err
+    # every claim's report embeds its figures, each saved as PNG and SVG
+    for name, stems in {"robustness": ["accuracy-vs-alpha"], "depth": ["pattern-by-layer", "trajectories"],
+                        "dual": ["pattern-by-layer", "pathways"], "hippocampus": ["pattern-by-layer", "pathways"],
+                        "lesions": ["lesions"], "chorse-signatures": ["signatures"]}.items():
+        md = (tmp_path / "reports" / name / "index.md").read_text()
+        for stem in stems:
+            assert f"![{stem}]({stem}.png)" in md, name
+            assert (tmp_path / "reports" / name / f"{stem}.svg").is_file()

@@ -1,7 +1,8 @@
 """``hippo-bench experiment NAME|all``: run a claim's seeds, test it, print and save the verdict.
 
-Writes ``<out>/<name>/index.md`` and ``data.csv`` per experiment and, for
-``all``, ``<out>/index.md`` with one line per claim.
+Writes ``<out>/<name>/`` per experiment (``index.md``, ``data.csv``, further
+tables, figures as PNG and SVG) and, for ``all``, ``<out>/index.md`` with one
+line per claim.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from hippo_bench.errors import UserError
 
 def main(argv: Sequence[str]) -> int:
     from hippo_bench.experiments import EXPERIMENTS
-    from hippo_bench.experiments.base import run_configs, write_report
+    from hippo_bench.experiments.base import draw_figures, run_configs, write_report
     from hippo_bench.results import atomic_write_text
 
     parser = Parser(prog="hippo-bench experiment", description="Test one of the poster's claims over seeds.")
@@ -45,7 +46,7 @@ def main(argv: Sequence[str]) -> int:
         df = run_configs(exp.configs(seeds, args.quick), Path(args.results))
         verdict = exp.analyse(df)
         command = f"hippo-bench experiment {name} --seeds {args.seeds}" + (" --quick" if args.quick else "")
-        write_report(verdict, Path(args.out) / name, command)
+        write_report(verdict, Path(args.out) / name, command, draw_figures(exp, df))
         verdicts.append(verdict)
     t = Table(title="Claims", title_justify="left")
     for col in ("claim", "verdict", "statistic", "n"):

@@ -6,8 +6,14 @@ One module per claim; :data:`EXPERIMENTS` maps the command name to its class.
 from __future__ import annotations
 
 from hippo_bench.experiments.base import Experiment, Verdict  # noqa: F401
+from hippo_bench.experiments.chorse_signatures import ChorseSignatures
 from hippo_bench.experiments.claims import DepthHierarchy, DualPathways, LastProjectionFastest
+from hippo_bench.experiments.hippocampus import Hippocampus
+from hippo_bench.experiments.lesions import LesionDissociation
+from hippo_bench.experiments.robustness import Robustness
 
+# In the order of the poster's claims (1 robustness ... 7 C-HORSE signatures).
 EXPERIMENTS: dict[str, type[Experiment]] = {
-    cls.name: cls for cls in (DepthHierarchy, DualPathways, LastProjectionFastest)
+    cls.name: cls for cls in (Robustness, DepthHierarchy, DualPathways, Hippocampus, LastProjectionFastest,
+                              LesionDissociation, ChorseSignatures)
 }

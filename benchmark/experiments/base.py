@@ -3,8 +3,9 @@
 An experiment names its runs as ``--config``-style mappings (resolved by
 :mod:`hippo_bench.resolve`, so results are cached and identified like any
 run), computes its statistic from the tidy rows with scipy.stats, and writes
-``reports/<name>/``: ``index.md`` (claim, verdict, statistic, n, the command),
-``data.csv`` (the tidy numbers behind the verdict). Unless told otherwise the
+``reports/<name>/``: ``index.md`` (claim, verdict, statistic, n, the command,
+the figures), ``data.csv`` (the tidy numbers behind the verdict), one CSV per
+further table, and each figure as PNG and SVG. Unless told otherwise the
 benchmark seed follows the training seed, so the spread over seeds includes
 the data-sampling variance (the seed's code draws new data per seed).
 """
@@ -13,9 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 
@@ -30,6 +34,8 @@ class Verdict:
     statistic: str
     n: int
     table: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    """Further named tables shown in the report (for example per-cell tests), each also saved as <name>.csv."""
 
     def line(self) -> str:
         return f"{self.name}: {self.verdict} ({self.statistic}; n = {self.n})"
@@ -48,6 +54,10 @@ class Experiment:
     def analyse(self, df: pd.DataFrame) -> Verdict:
         """The verdict from the tidy rows of this experiment's runs."""
         raise NotImplementedError
+
+    def figures(self, df: pd.DataFrame) -> dict[str, Figure]:
+        """Figures of the report, by file stem (drawn under the project's style); none by default."""
+        return {}
 
 
 def run_configs(configs: list[dict], out: Path, seed_follows: bool = True) -> pd.DataFrame:
@@ -80,16 +90,44 @@ def final_rows(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return rows[rows["train_exp"] == last]
 
 
-def write_report(verdict: Verdict, folder: Path, command: str) -> list[Path]:
-    """``index.md`` and ``data.csv`` of one experiment, written atomically."""
+def draw_figures(experiment: Experiment, df: pd.DataFrame) -> dict[str, Figure]:
+    """The experiment's figures, drawn under the project's style (none when there are no rows)."""
+    from hippo_bench.plotting.style import styled
+
+    if df.empty:
+        return {}
+    with styled():
+        return experiment.figures(df)
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    return table.to_markdown(index=False, floatfmt=".4g") if not table.empty else "(none)"
+
+
+def write_report(verdict: Verdict, folder: Path, command: str,
+                 figures: dict[str, Figure] | None = None) -> list[Path]:
+    """``index.md``, ``data.csv``, one CSV per further table and each figure as PNG and SVG, written atomically.
+
+    The PNGs are embedded in ``index.md`` in the order given.
+    """
+    from hippo_bench.plotting.style import save
     from hippo_bench.results import atomic_write_text
 
     folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "index.md", folder / "data.csv"]
     md = [f"# {verdict.name}", "", f"**Claim.** {verdict.claim}", "",
           f"**Verdict: {verdict.verdict}.** {verdict.statistic} (n = {verdict.n}).", "",
-          f"Regenerate: `{command}`.", "", "Per-seed values:", "",
-          verdict.table.to_markdown(index=False, floatfmt=".4g") if not verdict.table.empty else "(none)", ""]
-    paths = [folder / "index.md", folder / "data.csv"]
+          f"Regenerate: `{command}`.", ""]
+    for stem, fig in (figures or {}).items():
+        written = save(fig, folder, stem)
+        paths += written
+        md += [f"![{stem}]({written[0].name})", ""]
+    md += ["Per-seed values ([data.csv](data.csv)):", "", _markdown(verdict.table), ""]
+    for name, table in verdict.tables.items():
+        md += [f"{name.replace('-', ' ').capitalize()} ([{name}.csv]({name}.csv)):", "", _markdown(table), ""]
+        paths.append(folder / f"{name}.csv")
+        atomic_write_text(table.to_csv(index=False, float_format="%.6g"), paths[-1])
     atomic_write_text("\n".join(md), paths[0])
     atomic_write_text(verdict.table.to_csv(index=False, float_format="%.6g"), paths[1])
     return paths

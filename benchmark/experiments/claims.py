@@ -104,6 +104,13 @@ class DepthHierarchy(Experiment):
                          f" % active falls in {k_act}/{n} (median rho {rows['rho_active'].median():+.2f})")
         return Verdict(self.name, self.claim, _verdict(counts), "; ".join(parts), int(rho["seed"].nunique()), rho)
 
+    def figures(self, df):
+        from hippo_bench.plotting.claims import pattern_bars, trajectories
+
+        if final_rows(df, "percent_active").empty:
+            return {}
+        return {"pattern-by-layer": pattern_bars(df), "trajectories": trajectories(df)}
+
 
 class DualPathways(Experiment):
     name = "dual"
@@ -139,6 +146,14 @@ class DualPathways(Experiment):
         text = (f"large sparser in {k_act}/{n} seeds (Wilcoxon p = {p_act:.3g}), faster in {k_lr}/{n} "
                 f"(p = {p_lr:.3g})")
         return Verdict(self.name, self.claim, _verdict([(k_act, n), (k_lr, n)], significant), text, n, t)
+
+    def figures(self, df):
+        from hippo_bench.plotting.claims import pathway_diagram, pattern_bars
+
+        rows = df[df["model"] == "dual"]
+        if final_rows(rows, "percent_active").empty:
+            return {}
+        return {"pattern-by-layer": pattern_bars(rows), "pathways": pathway_diagram(rows)}
 
 
 class LastProjectionFastest(Experiment):
