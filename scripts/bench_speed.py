@@ -1,25 +1,28 @@
-"""Speed and memory of meta-hippo against naive on the seed's rotated-MNIST stream.
+"""Speed and memory of meta-hippo on the seed's protocols, against naive, with issue 11's targets beside them.
 
 Runs every configuration in this one process on the same benchmark instance
-(built once) and prints a table: training-update throughput (samples per
-second of ``train`` calls), whole-run throughput (evaluations included),
-CPU-time throughput (robust to other load on a shared machine), the ratio to
-the reference configuration, and peak resident memory. Peak RSS is the
-process's high-water mark, so configurations run in order and each row
-shows the peak so far (meta-hippo runs first).
+(built once per protocol) and prints a table: training-update throughput
+(samples per second of ``train`` calls), whole-run throughput (evaluations
+included), CPU-time throughput (robust to other load on a shared machine),
+the ratio to naive on the same stream, the ratio of training-only to
+whole-run throughput, and the target. Peak RSS is the process's high-water
+mark, so "flat in stream length" is measured in child processes, one per
+stream length (``--rss-lengths``), each running meta-hippo on a rotated-MNIST
+stream of that many tasks.
 
-    make bench                      # or: python scripts/bench_speed.py --seeds 0 1
-    python scripts/bench_speed.py --preset seed-rotated-mnist --alpha-init 0.1
+    make bench                                   # both protocols, seed 0, RSS at 20 and 100 tasks
+    python scripts/bench_speed.py --protocols seed-rotated-mnist --seeds 0 1 --rss-lengths
 
-The seed's code, on a 2-core machine, trains at a median 345 samples/s
-(training updates only; about 160/s with its periodic evaluations) and peaks
-at 5.1 GB (issue 3).
+The seed's code, on a 2-core machine, trains at a median 345 samples/s on the
+rotated protocol and 41/s on the dual one, and peaks at 5.1 GB (issue 3).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 
@@ -27,86 +30,169 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-SEED_CODE_SAMPLES_PER_S = 345.0
+SEED_CODE_SAMPLES_PER_S = {"seed-rotated-mnist": 345.0, "seed-dual-mnist": 41.0}
+# Issue 11's throughput targets (training samples/s of meta-hippo `both`, one seed, one process).
+TARGET_SAMPLES_PER_S = {"seed-rotated-mnist": 3500.0, "seed-dual-mnist": 600.0}
+TARGET_RUN_RATIO = 1.5  # training-only throughput / whole-run throughput
+TARGET_RSS_MB = 1536.0
+
+
+def _protocol(name: str, data_root: str | None):
+    """(preset, benchmark instance, benchmark config, seconds to build)."""
+    from hippo_bench.data_root import resolve_data_root
+    from hippo_bench.params import build_config
+    from hippo_bench.presets import load_preset
+    from hippo_bench.tasks import benchmarks
+
+    preset = load_preset(name)
+    bench_cls = benchmarks.get(preset["benchmark"])
+    bench_cfg = build_config(bench_cls.Config, ("preset", preset.get("benchmark_params", {})))
+    t0 = time.perf_counter()
+    instance = bench_cls(bench_cfg).build(0, resolve_data_root(data_root))
+    return preset, instance, bench_cfg, time.perf_counter() - t0
+
+
+def _configs(preset: dict, alpha_init: float) -> list[tuple]:
+    from hippo_bench.models import models
+    from hippo_bench.params import build_config
+    from hippo_bench.strategies import strategies
+
+    strat_keys = {k: v for k, v in preset.items() if k not in (
+        "strategy", "benchmark", "model", "batch_size", "epochs", "benchmark_params", "model_params", "seeds",
+        "description", "source")}
+    model_cfg = build_config(models.get(preset["model"]).Config, ("preset", preset.get("model_params", {})))
+    mh, naive = strategies.get("meta-hippo"), strategies.get("naive")
+    return [
+        ("meta-hippo (both)", mh, build_config(mh.Config, ("preset", {**strat_keys, "condition": "both",
+                                                                     "alpha_init": alpha_init})),
+         preset["model"], model_cfg),
+        ("meta-hippo (baseline)", mh, build_config(mh.Config, ("preset", {**strat_keys, "condition": "baseline",
+                                                                         "alpha_init": alpha_init})),
+         preset["model"], model_cfg),
+        ("naive (same model)", naive, naive.Config(lr=0.05), preset["model"], model_cfg),
+    ]
+
+
+def _measure(outcome) -> dict:
+    t = outcome.table
+    val = lambda m: float(t.loc[t["metric"] == m, "value"].iloc[-1])  # noqa: E731
+    acc = t[(t["metric"] == "accuracy") & (t["train_exp"] == t["train_exp"].max()) & (t["lesion"] == "")]
+    return dict(train=val("train_samples_per_s"), run=val("run_samples_per_s"),
+                cpu_train=val("train_samples") / val("train_cpu_time_s"), rss=val("peak_rss_mb"),
+                acc=float(acc["value"].mean()))
+
+
+def throughput(protocols: list[str], seeds: list[int], alpha_init: float, threads: int, data_root, con) -> int:
+    from hippo_bench.runner import RunSpec, execute
+
+    for name in protocols:
+        preset, instance, bench_cfg, build_s = _protocol(name, data_root)
+        configs = _configs(preset, alpha_init)
+        rows = []
+        for label, cls, cfg, mname, mcfg in configs:
+            for seed in seeds:
+                spec = RunSpec(benchmark=preset["benchmark"], benchmark_config=bench_cfg, strategy=cls,
+                               strategy_config=cfg, model=mname, model_config=mcfg, seed=seed,
+                               train_mb_size=int(preset.get("batch_size", 5)), threads=threads)
+                outcome = execute(spec, instance, None)
+                if outcome.status != "ok":
+                    con.print(f"[red]{name} · {label} seed {seed} {outcome.status}: {outcome.error}")
+                    return 1
+                rows.append(dict(config=label, seed=seed, **_measure(outcome)))
+        df = pd.DataFrame(rows).groupby("config", sort=False).mean(numeric_only=True)
+        ref = df.loc[configs[-1][0]]
+        table = Table(title=f"{name}: {instance.protocol} (built in {build_s:.1f} s; threads={threads}; "
+                            f"seeds {seeds})", title_justify="left")
+        for col in ("configuration", "train samples/s", "run samples/s", "train / run", "train samples/CPU-s",
+                    "vs naive", "vs seed's code", "target train samples/s", "peak RSS MB", "ACC"):
+            table.add_column(col, justify="left" if col == "configuration" else "right")
+        target = TARGET_SAMPLES_PER_S.get(name)
+        for label, r in df.iterrows():
+            is_target_row = label == "meta-hippo (both)" and target
+            table.add_row(label, f"{r['train']:,.0f}", f"{r['run']:,.0f}",
+                          f"{r['train'] / r['run']:.2f} (≤ {TARGET_RUN_RATIO})",
+                          f"{r['cpu_train']:,.0f}", f"{r['train'] / ref['train']:.2f}",
+                          f"{r['train'] / SEED_CODE_SAMPLES_PER_S.get(name, float('nan')):.1f}x",
+                          (f"{target:,.0f} ({'met' if r['train'] >= target else 'missed'})" if is_target_row
+                           else ""), f"{r['rss']:,.0f}", f"{r['acc']:.3f}")
+        con.print(table)
+    return 0
+
+
+def rss_child(n_tasks: int, data_root) -> dict:
+    """In a fresh process: meta-hippo on an n-task rotated stream (small test sets), its peak RSS."""
+    from hippo_bench.params import build_config
+    from hippo_bench.runner import RunSpec, execute
+    from hippo_bench.tasks import benchmarks
+
+    preset, _, _, _ = _protocol("seed-rotated-mnist", data_root)
+    bench_cls = benchmarks.get("rotated-mnist")
+    bench_cfg = build_config(bench_cls.Config, ("preset", {**preset["benchmark_params"], "n_tasks": n_tasks,
+                                                           "test_per_task": 50}))
+    from hippo_bench.data_root import resolve_data_root
+
+    instance = bench_cls(bench_cfg).build(0, resolve_data_root(data_root))
+    label, cls, cfg, mname, mcfg = _configs(preset, 0.1)[0]
+    spec = RunSpec(benchmark="rotated-mnist", benchmark_config=bench_cfg, strategy=cls, strategy_config=cfg,
+                   model=mname, model_config=mcfg, seed=0, train_mb_size=5, threads=1)
+    outcome = execute(spec, instance, None)
+    if outcome.status != "ok":
+        raise SystemExit(f"rss run failed: {outcome.error}")
+    return {"n_tasks": n_tasks, **_measure(outcome)}
+
+
+def memory(lengths: list[int], data_root, con) -> int:
+    rows = []
+    for n in lengths:
+        cmd = [sys.executable, __file__, "--rss-child", str(n)] + (["--data-root", data_root] if data_root else [])
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            con.print(f"[red]RSS run with {n} tasks failed:[/] {done.stderr.strip().splitlines()[-1:]}")
+            return 1
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    table = Table(title="Peak RSS of one meta-hippo process by stream length (rotated MNIST, 200 images per task, "
+                        "50 test images per task)", title_justify="left")
+    for col in ("tasks", "peak RSS MB", f"vs {lengths[0]} tasks", f"target < {TARGET_RSS_MB:,.0f} MB"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(str(r["n_tasks"]), f"{r['rss']:,.0f}", f"{r['rss'] / rows[0]['rss']:.2f}",
+                      "met" if r["rss"] < TARGET_RSS_MB else "missed")
+    con.print(table)
+    return 0
 
 
 def main(argv=None) -> int:
     from hippo_bench.cli import prepare_environment
 
     prepare_environment()
-    from hippo_bench.data_root import resolve_data_root
     from hippo_bench.errors import UserError
-    from hippo_bench.models import models
-    from hippo_bench.params import build_config
-    from hippo_bench.presets import load_preset
-    from hippo_bench.runner import RunSpec, execute
-    from hippo_bench.strategies import strategies
-    from hippo_bench.tasks import benchmarks
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", default="seed-rotated-mnist")
+    ap.add_argument("--protocols", nargs="*", default=["seed-rotated-mnist", "seed-dual-mnist"],
+                    help="presets to time (default: the seed's rotated and dual protocols)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--alpha-init", type=float, default=0.1)
+    ap.add_argument("--rss-lengths", type=int, nargs="*", default=[20, 100],
+                    help="stream lengths (tasks) for the memory table; none to skip it")
+    ap.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--data-root")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    con = Console(width=150)
+    con = Console(width=160)
     try:
-        preset = load_preset(args.preset)
-        bench_cls = benchmarks.get(preset["benchmark"])
-        bench_cfg = build_config(bench_cls.Config, ("preset", preset.get("benchmark_params", {})))
-        t0 = time.perf_counter()
-        instance = bench_cls(bench_cfg).build(0, resolve_data_root(args.data_root))
-        build_s = time.perf_counter() - t0
+        if args.rss_child:
+            print(json.dumps(rss_child(args.rss_child, args.data_root)))
+            return 0
+        code = throughput(args.protocols, args.seeds, args.alpha_init, args.threads, args.data_root, con)
+        if code == 0 and args.rss_lengths:
+            code = memory(args.rss_lengths, args.data_root, con)
     except UserError as exc:
         con.print(f"[red]error:[/] {exc}")
         return 2
-    strat_keys = {k: v for k, v in preset.items() if k not in (
-        "strategy", "benchmark", "model", "batch_size", "epochs", "benchmark_params", "model_params", "seeds")}
-    model_name = preset["model"]
-    model_cfg = build_config(models.get(model_name).Config, ("preset", preset.get("model_params", {})))
-    mh = strategies.get("meta-hippo")
-    naive = strategies.get("naive")
-    configs = [
-        ("meta-hippo (both)", mh, build_config(mh.Config, ("preset", {**strat_keys, "alpha_init": args.alpha_init})),
-         model_name, model_cfg),
-        ("meta-hippo (baseline)", mh, build_config(mh.Config, ("preset", {**strat_keys, "condition": "baseline",
-                                                                         "alpha_init": args.alpha_init})),
-         model_name, model_cfg),
-        ("naive (mlp 2x100)", naive, naive.Config(lr=0.05), "mlp", models.get("mlp").Config()),
-    ]
-    rows = []
-    for label, cls, cfg, mname, mcfg in configs:
-        for seed in args.seeds:
-            spec = RunSpec(benchmark=preset["benchmark"], benchmark_config=bench_cfg, strategy=cls,
-                           strategy_config=cfg, model=mname, model_config=mcfg, seed=seed,
-                           train_mb_size=int(preset.get("batch_size", 5)), threads=args.threads)
-            outcome = execute(spec, instance, None)
-            if outcome.status != "ok":
-                con.print(f"[red]{label} seed {seed} {outcome.status}: {outcome.error}")
-                return 1
-            t = outcome.table
-            val = lambda m: float(t.loc[t["metric"] == m, "value"].iloc[-1])  # noqa: E731
-            acc = t[(t["metric"] == "accuracy") & (t["train_exp"] == t["train_exp"].max()) & (t["lesion"] == "")]
-            rows.append(dict(config=label, seed=seed, train=val("train_samples_per_s"), run=val("run_samples_per_s"),
-                             cpu_train=val("train_samples") / val("train_cpu_time_s"),
-                             rss=val("peak_rss_mb"), acc=float(acc["value"].mean())))
-    df = pd.DataFrame(rows).groupby("config", sort=False).mean(numeric_only=True)
-    ref = df.loc[configs[-1][0]]
-    table = Table(title=f"{args.preset}: {instance.protocol} (benchmark built in {build_s:.1f} s; "
-                        f"threads={args.threads}; seeds {args.seeds})", title_justify="left")
-    for col in ("configuration", "train samples/s", "run samples/s", "train samples/CPU-s", "vs naive (train)",
-                "vs seed's code (train)", "peak RSS MB", "ACC"):
-        table.add_column(col, justify="left" if col == "configuration" else "right")
-    for label, r in df.iterrows():
-        table.add_row(label, f"{r['train']:,.0f}", f"{r['run']:,.0f}", f"{r['cpu_train']:,.0f}",
-                      f"{r['train'] / ref['train']:.2f}", f"{r['train'] / SEED_CODE_SAMPLES_PER_S:.1f}x",
-                      f"{r['rss']:,.0f}", f"{r['acc']:.3f}")
-    con.print(table)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    con.print(f"load average during the runs: {load:.2f} on {os.cpu_count()} CPUs "
+    con.print(f"load average at the end: {load:.2f} on {os.cpu_count()} CPUs "
               "(other load inflates wall-clock rates; the CPU-time column is less sensitive)")
-    return 0
+    return code
 
 
 if __name__ == "__main__":
