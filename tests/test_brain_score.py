@@ -259,6 +259,8 @@ def test_experiment_configs():
     assert [c["condition"] for c in full] == ["both", "baseline"]
     assert all(c["benchmark"] == "cls-pairs" and c["model"] == "chorse" and c["strategy"] == "meta-hippo"
                and c["seeds"] == [0, 1, 2] for c in full)
+    # the seed's dual-task meta steps, as the hippocampus claim uses: the same cls-pairs runs serve both
+    assert all(c["m_lr"] == 0.2 and c["alpha_lr"] == 0.002 for c in full)
     quick = BrainScore().configs([0], quick=True)
     assert all(c["benchmark_params"]["n_experiences"] < 4 for c in quick)
 

@@ -27,7 +27,10 @@ from hippo_bench.reporting.brain_score import COMPONENTS, WEIGHTS, components_of
 # least SHARE of them, and a one-sided Wilcoxon signed-rank p below ALPHA (the claim names its direction).
 MIN_SEEDS, SHARE, ALPHA = 5, 0.8, 0.05
 CONDITIONS = ("both", "baseline")
-FULL = {"benchmark": "cls-pairs", "strategy": "meta-hippo", "model": "chorse"}
+# The seed's dual-task meta step sizes, as in the hippocampus and chorse-signatures claims
+# (experiments/hippocampus.py META_STEPS): the same runs serve all three (the default steps barely move m).
+META_STEPS = {"m_lr": 0.2, "alpha_lr": 0.002}
+FULL = {"benchmark": "cls-pairs", "strategy": "meta-hippo", "model": "chorse", **META_STEPS}
 # A reduced version for tests: two experiences of two pairs, a small network (DG 40, CA3 8, CA1 10).
 QUICK = {**FULL, "benchmark_params": {"n_experiences": 2, "items_per_exp": 4, "trials_per_exp": 40},
          "model_params": {"neocortex": [16], "ec": 16, "scale": 0.1}}
