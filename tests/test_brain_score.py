@@ -323,3 +323,10 @@ def test_experiment_figure_draws_measured_components_and_marks_the_others():
     assert sum(t.get_text() == "not measured" for t in ax.texts) == 2 * 3
     heights = sorted(p.get_height() for p in ax.patches)
     assert heights == pytest.approx(sorted([0.9, 1.0, 0.8, (0.345053 + 0.8) / 2, 0.345053, 0.8]), abs=1e-6)
+
+
+def test_every_component_has_a_formula_a_source_and_a_weight():
+    t = bs.definitions_table()
+    assert list(t["component"]) == list(bs.COMPONENTS)
+    assert t["weight"].tolist() == pytest.approx([0.2] * 5)
+    assert t["formula"].str.len().min() > 20 and t["source"].str.contains("2017").all()
