@@ -234,6 +234,12 @@ def test_transfer_verdicts_on_known_accuracies():
     assert Transfer().analyse(few).verdict == INCONCLUSIVE
     no_transfer = better[better["strategy"] != "meta-hippo-transfer"]
     assert Transfer().analyse(no_transfer).verdict == INCONCLUSIVE
+    floored = worse.assign(benchmark_params=json.dumps({"n_classes": 2}))  # chance 0.5, floor 0.75; LA 0.85
+    assert Transfer().analyse(floored).verdict == FAILS
+    floored = worse.assign(benchmark_params=json.dumps({"n_classes": 50}), value=worse["value"] / 40)  # LA 0.02
+    v = Transfer().analyse(floored)
+    assert v.verdict == INCONCLUSIVE and v.statistic.startswith("every learner is at chance")
+    assert v.table["chance"].tolist() == pytest.approx([0.02] * 15)
 
 
 def test_transfer_followups_carry_each_seeds_source_values():
