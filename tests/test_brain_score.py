@@ -277,7 +277,12 @@ def test_experiment_verdict_on_hand_built_runs():
     assert both["brain_score"].tolist() == pytest.approx([0.9] * 5)
     assert base["brain_score"].tolist() == pytest.approx([(0.345053 + 0.8) / 2] * 5, abs=1e-6)
     assert (v.table["n_measured"] == 2).all()
-    assert "5/5 seeds" in v.statistic and "p = 0.0312" in v.statistic and "lr_ratio not measured" in v.statistic
+    assert "5/5 seeds" in v.statistic and "p = 0.0312" in v.statistic
+    layers = v.tables["layers"]
+    assert len(layers) == 2 * 5 * (5 + 1)  # per run: five coding-level layers and one cued-recall relation
+    dg = layers[(layers["entity"] == "dg") & (layers["condition"] == "both")]
+    assert dg["value"].tolist() == pytest.approx([0.01] * 5) and dg["score"].tolist() == pytest.approx([1.0] * 5)
+    assert list(v.tables["components"]["component"]) == list(bs.COMPONENTS) and "lr_ratio not measured" in v.statistic
     assert BrainScore().analyse(experiment_rows(4)).verdict == INCONCLUSIVE  # fewer than five seeds
     worse = BrainScore().analyse(experiment_rows(6, swapped=True))
     assert worse.verdict == FAILS and "0/6 seeds" in worse.statistic
@@ -330,3 +335,4 @@ def test_every_component_has_a_formula_a_source_and_a_weight():
     assert list(t["component"]) == list(bs.COMPONENTS)
     assert t["weight"].tolist() == pytest.approx([0.2] * 5)
     assert t["formula"].str.len().min() > 20 and t["source"].str.contains("2017").all()
+    assert not t["formula"].str.contains("|", regex=False).any()  # they go into markdown tables

@@ -7,10 +7,12 @@ a cls-pairs run records. A score alone has no verdict, so the experiment
 tests the claim it stands for: meta-learning the sparsity and learning rates
 (condition ``both``) makes the network more C-HORSE-like than leaving them
 at their initial values (condition ``baseline``: same network, same stream,
-same seed). Paired over seeds (one-sided Wilcoxon signed-rank, both >
-baseline): holds when the score is higher with ``both`` in >= 80% of seeds
-and p < 0.05; below five seeds "inconclusive". Every component is reported beside the score, and the ones
-not measured are named with their reason.
+same seed). Paired over seeds with the claims' rule (experiments/stats.py:
+one-sided Wilcoxon signed-rank, both > baseline; holds when the score is
+higher with ``both`` in >= 80% of seeds and p < 0.05; below five seeds
+"inconclusive"). Every component is reported beside the score, the ones
+not measured with their reason; the report adds each component's formula,
+source and weight, and the per-layer numbers behind them.
 """
 
 from __future__ import annotations
@@ -20,16 +22,15 @@ import math
 import numpy as np
 import pandas as pd
 
-from hippo_bench.experiments.base import FAILS, HOLDS, INCONCLUSIVE, Experiment, Verdict
-from hippo_bench.reporting.brain_score import COMPONENTS, WEIGHTS, components_of_run, score_of
+from hippo_bench.experiments.base import INCONCLUSIVE, Experiment, Verdict
+from hippo_bench.experiments.hippocampus import META_STEPS
+from hippo_bench.experiments.stats import decide, directional
+from hippo_bench.reporting.brain_score import (COMPONENTS, WEIGHTS, components_of_run, definitions_table,
+                                               details_table, score_of)
 
-# The claims' verdict rule (experiments/claims.py): at least MIN_SEEDS paired seeds, the predicted sign in at
-# least SHARE of them, and a one-sided Wilcoxon signed-rank p below ALPHA (the claim names its direction).
-MIN_SEEDS, SHARE, ALPHA = 5, 0.8, 0.05
 CONDITIONS = ("both", "baseline")
-# The seed's dual-task meta step sizes, as in the hippocampus and chorse-signatures claims
-# (experiments/hippocampus.py META_STEPS): the same runs serve all three (the default steps barely move m).
-META_STEPS = {"m_lr": 0.2, "alpha_lr": 0.002}
+# The seed's dual-task meta step sizes (META_STEPS), as in the hippocampus and chorse-signatures claims: the
+# same cls-pairs runs of condition "both" serve all three.
 FULL = {"benchmark": "cls-pairs", "strategy": "meta-hippo", "model": "chorse", **META_STEPS}
 # A reduced version for tests: two experiences of two pairs, a small network (DG 40, CA3 8, CA1 10).
 QUICK = {**FULL, "benchmark_params": {"n_experiences": 2, "items_per_exp": 4, "trials_per_exp": 40},
@@ -66,6 +67,22 @@ def score_table(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     return t.sort_values(["condition", "seed"], kind="stable").reset_index(drop=True), reasons
 
 
+def layer_table(df: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """The per-layer and per-projection numbers behind the components, one row per run, component and entity."""
+    frames = []
+    for run_id, rows in df.groupby("run_id", sort=True):
+        d = details_table(rows)
+        if d.empty:
+            continue
+        run = scores[scores["run_id"] == run_id].iloc[0]
+        frames.append(d.assign(seed=int(run["seed"]), condition=run["condition"]))
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    cols = ["condition", "seed", "component", "entity", "region", "quantity", "value", "reference", "score"]
+    return out[cols].sort_values(["condition", "seed", "component"], kind="stable").reset_index(drop=True)
+
+
 def _mean_text(t: pd.DataFrame, condition: str) -> str:
     rows = t[t["condition"] == condition]
     parts = []
@@ -87,8 +104,6 @@ class BrainScore(Experiment):
         return [{**base, "condition": condition, "seeds": seeds} for condition in CONDITIONS]
 
     def analyse(self, df):
-        from scipy import stats
-
         if df.empty:
             return Verdict(self.name, self.claim, INCONCLUSIVE, "no runs", 0, pd.DataFrame())
         t, reasons = score_table(df)
@@ -96,24 +111,16 @@ class BrainScore(Experiment):
         missing = "; ".join(f"{c} not measured: {r}" for c, r in reasons.items())
         tail = f"weights {weights} (over the measured ones)" + (f"; {missing}" if missing else "")
         means = "; ".join(_mean_text(t, c) for c in CONDITIONS if (t["condition"] == c).any())
+        tables = {"components": definitions_table(), "layers": layer_table(df, t)}
         both = t[t["condition"] == "both"].set_index("seed")["brain_score"]
         base = t[t["condition"] == "baseline"].set_index("seed")["brain_score"]
         seeds = sorted(set(both.dropna().index) & set(base.dropna().index))
-        n = len(seeds)
-        if n == 0:
+        if not seeds:
             return Verdict(self.name, self.claim, INCONCLUSIVE,
-                           f"no seed with a score in both conditions; {means}; {tail}", 0, t)
-        d = np.array([both[s] - base[s] for s in seeds])
-        k = int((d > 0).sum())
-        p = float(stats.wilcoxon(d, alternative="greater").pvalue) if n >= 2 and np.any(d != 0) else math.nan
-        if n < MIN_SEEDS:
-            verdict = INCONCLUSIVE
-        else:
-            verdict = HOLDS if k >= SHARE * n and p < ALPHA else FAILS
-        p_text = "n/a" if math.isnan(p) else f"{p:.3g}"
-        text = (f"score higher with both learned in {k}/{n} seeds (median difference {np.median(d):+.3f}, "
-                f"one-sided Wilcoxon p = {p_text}); {means}; {tail}")
-        return Verdict(self.name, self.claim, verdict, text, n, t)
+                           f"no seed with a score in both conditions; {means}; {tail}", 0, t, tables=tables)
+        test = directional("score higher with both learned", [both[s] - base[s] for s in seeds], +1)
+        return Verdict(self.name, self.claim, decide([test], len(seeds)), f"{test.text()}; {means}; {tail}",
+                       len(seeds), t, tables=tables)
 
     def figures(self, df):
         t, _ = score_table(df) if not df.empty else (pd.DataFrame(), {})

@@ -94,15 +94,16 @@ SOURCES: dict[str, str] = {
     "lr_ratio": "Schapiro et al. 2017: lr 0.2 on ECin->DG/CA3 vs 0.02 on ECin<->CA1 (ratio 10)",
 }
 
+#: Each component's formula in one line (no "|": the strings go into markdown tables).
 FORMULAS: dict[str, str] = {
-    "coding_level": "per layer max(0, 1 - |log10(f / f_ref)|), f = % active / 100; mean per region, then over "
+    "coding_level": "per layer max(0, 1 - abs(log10(f / f_ref))), f = % active / 100; mean per region, then over "
                     "regions",
     "pattern_separation": "S_L = 1 - r_L / r_ECin over the top-quartile similar ECin item pairs; "
                           "clip(S_DG, 0, 1) x (0.5 + 0.5 x share of CA3, CA1 that DG out-separates)",
     "cued_recall": "clip((c - 0.5) / 0.5, 0, 1), c = mean choice of partner over foils, item shown alone",
-    "pair_rsa": "max(0, 1 - sum_L |d_L - d_ref| / sum_L |d_ref|), d = pair - non-pair similarity, L = DG, CA3, "
+    "pair_rsa": "max(0, 1 - sum_L abs(d_L - d_ref) / sum_L abs(d_ref)), d = pair - non-pair similarity, L = DG, CA3, "
                 "CA1",
-    "lr_ratio": "max(0, 1 - |log10(ratio / 10)|), ratio = mean lr ECin->DG, DG->CA3, CA3->CA1 / lr ECin->CA1",
+    "lr_ratio": "max(0, 1 - abs(log10(ratio / 10))), ratio = mean lr ECin->DG, DG->CA3, CA3->CA1 / lr ECin->CA1",
 }
 
 HIPPOCAMPAL = ("DG", "CA3", "CA1")
