@@ -224,7 +224,7 @@ def test_transfer_verdicts_on_known_accuracies():
     row = v.table[(v.table["role"] == "transfer") & (v.table["seed"] == 2)].iloc[0]
     assert row["acc"] == pytest.approx(0.62) and row["forgetting"] == pytest.approx(1.7 - 1.24)
     assert set(v.table["role"]) == {"transfer", "fixed", "la-maml"}  # the source run is not a competitor
-    tests = v.tables["paired-tests"].set_index("test")
+    tests = v.tables["paired-tests"].set_index("what")
     assert tests.loc["ACC transfer > fixed", "p"] == pytest.approx(1 / 32)  # 5 of 5 seeds, exact one-sided
     assert tests.loc["forgetting transfer < la-maml", "k"] == 5
     worse = pd.DataFrame([r for s in range(5) for r in transfer_runs(s, 0.6, 0.5, 0.7)])

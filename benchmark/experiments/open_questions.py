@@ -14,9 +14,9 @@
   ``meta-hippo-transfer``, against meta-hippo with fixed untransferred m and lr (``--condition
   baseline``: m = 0, lr = alpha_init) and against La-MAML, all on the same network, batch size and
   characters (the benchmark seed follows the seed). Each seed's transfer takes the source run of the
-  same seed. Paired one-sided Wilcoxon tests over seeds: transfer's ACC higher and forgetting lower
-  than each competitor's; holds when all four tests have the predicted sign in >= 80% of at least 5
-  seeds and p < 0.05. When every learner's learning accuracy (LA, right after each experience) is
+  same seed. Paired one-sided Wilcoxon tests over seeds (:func:`~hippo_bench.experiments.stats.directional`):
+  transfer's ACC higher and forgetting lower than each competitor's; holds when all four tests have the
+  predicted sign in >= 80% of at least 5 seeds and p < 0.05. When every learner's learning accuracy (LA, right after each experience) is
   at chance (below twice 1 / classes), the verdict is inconclusive: the stream cannot separate them.
   Measured: on omniglot-oml as it stands (paper = 1, ink = 0, as OML's ToTensor gives) the
   L2-normalised 28x28 inputs of two drawings have a cosine of about 0.96, and every MLP learner
@@ -31,17 +31,16 @@ the transfer runs made from its rows, and :meth:`Transfer.run` does both.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from hippo_bench.experiments.base import FAILS, HOLDS, INCONCLUSIVE, Experiment, Verdict, run_configs
-from hippo_bench.experiments.claims import MIN_SEEDS, QUICK_BENCH, SHARE, depth_table, spearman_per_run
-
-ALPHA = 0.05  # significance level of each one-sided test
+from hippo_bench.experiments.claims import QUICK_BENCH, depth_table, spearman_per_run
+from hippo_bench.experiments.stats import MIN_SEEDS, SHARE, decide, directional
 
 
 def _params(row_json: str) -> dict:
@@ -145,20 +144,6 @@ def transfer_role(row) -> str | None:
     return None
 
 
-def paired_test(what: str, differences, sign: int) -> dict:
-    """Seeds with the predicted sign of ``differences`` (k of n) and the one-sided Wilcoxon p (NaN seeds dropped)."""
-    from scipy import stats
-
-    d = np.asarray(differences, dtype=float)
-    d = d[np.isfinite(d)]
-    n, k = len(d), int((np.sign(d) == sign).sum())
-    p = math.nan
-    if n >= 2 and np.any(d != 0):
-        p = float(stats.wilcoxon(d, alternative="greater" if sign > 0 else "less").pvalue)
-    passes = n > 0 and k >= SHARE * n and p < ALPHA
-    return dict(test=what, k=k, n=n, median=float(np.median(d)) if n else math.nan, p=p, passes=bool(passes))
-
-
 def floor_of(chance: float) -> float:
     """Learning accuracy below which a learner has learned nothing measurable: twice chance (for few classes, at
     most halfway from chance to 1)."""
@@ -233,13 +218,12 @@ class Transfer(Experiment):
         for other in ("fixed", "la-maml"):
             if other not in wide["acc"]:
                 continue
-            tests.append(paired_test(f"ACC transfer > {other}", wide["acc"]["transfer"] - wide["acc"][other], +1))
-            tests.append(paired_test(f"forgetting transfer < {other}",
+            tests.append(directional(f"ACC transfer > {other}", wide["acc"]["transfer"] - wide["acc"][other], +1))
+            tests.append(directional(f"forgetting transfer < {other}",
                                      wide["forgetting"]["transfer"] - wide["forgetting"][other], -1))
-        tests_table = pd.DataFrame(tests)
+        tests_table = pd.DataFrame([{**dataclasses.asdict(t), "passes": t.passes} for t in tests])
         means = table.groupby("role")[["acc", "forgetting"]].mean()
-        text = "; ".join(f"{t['test']} in {t['k']}/{t['n']} seeds (median {t['median']:+.3g}, one-sided Wilcoxon "
-                         f"p = {'n/a' if math.isnan(t['p']) else format(t['p'], '.3g')})" for t in tests)
+        text = "; ".join(t.text() for t in tests)
         text += " | mean ACC / forgetting: " + ", ".join(
             f"{role} {means.loc[role, 'acc']:.3f} / {means.loc[role, 'forgetting']:.3f}" for role in ROLES
             if role in means.index)
@@ -249,8 +233,8 @@ class Transfer(Experiment):
             text = (f"every learner is at chance right after learning each experience (mean LA below "
                     f"{floor_of(table['chance'].mean()):.3g}, chance {table['chance'].mean():.3g}), so this stream "
                     f"cannot separate them; " + text)
-        elif len(tests) < 4 or n < MIN_SEEDS or min(t["n"] for t in tests) < MIN_SEEDS:
+        elif len(tests) < 4:
             verdict = INCONCLUSIVE
         else:
-            verdict = HOLDS if all(t["passes"] for t in tests) else FAILS
+            verdict = decide(tests, n)
         return Verdict(self.name, self.claim, verdict, text, n, table, {"paired-tests": tests_table})
