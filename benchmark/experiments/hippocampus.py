@@ -79,7 +79,8 @@ def order_test(t: pd.DataFrame) -> Directional:
     n = len(data)
     p = float(stats.page_trend_test(data).pvalue) if n >= 2 else math.nan
     median = float(np.median(data[:, -1] - data[:, 0])) if n else math.nan
-    return Directional("DG < CA3 < CA1 in % active (Page's L test)", int(t["ordered"].sum()), n, p, median)
+    return Directional("DG < CA3 < CA1 in % active", int(t["ordered"].sum()), n, p, median,
+                       test="Page's L trend test; median CA1 - DG")
 
 
 def reference_table(t: pd.DataFrame) -> pd.DataFrame:

@@ -149,7 +149,8 @@ class Robustness(Experiment):
                 f"baseline {sd['baseline']:.3f}, both {sd['both']:.3f}; per-seed spread: {test.text()}; paired t "
                 f"per cell (Holm): both better in {better}, worse in {worse} of {len(cells)}")
         if len(equal):
-            text += (f"; at equal ACC (|diff| < {EQUAL_ACC}, {len(equal)} cells) % active both "
+            cells_text = f"{len(equal)} cell{'s' if len(equal) != 1 else ''}"
+            text += (f"; at equal ACC (|diff| < {EQUAL_ACC}, {cells_text}) % active both "
                      f"{equal['active_both'].mean():.1f} vs baseline {equal['active_baseline'].mean():.1f}")
         else:
             text += f"; no cell with equal ACC (|diff| < {EQUAL_ACC})"

@@ -36,6 +36,7 @@ class Directional:
     n: int
     p: float
     median: float
+    test: str = "one-sided Wilcoxon"
 
     @property
     def passes(self) -> bool:
@@ -43,7 +44,7 @@ class Directional:
 
     def text(self) -> str:
         p = "n/a" if math.isnan(self.p) else f"{self.p:.3g}"
-        return f"{self.what} in {self.k}/{self.n} seeds (median {self.median:+.3g}, one-sided Wilcoxon p = {p})"
+        return f"{self.what} in {self.k}/{self.n} seeds (median {self.median:+.3g}, {self.test} p = {p})"
 
 
 def directional(what: str, differences: Sequence[float], sign: int) -> Directional:

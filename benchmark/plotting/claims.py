@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from hippo_bench.plotting.style import OKABE_ITO, line_style, new_figure
 
@@ -95,20 +96,20 @@ def pattern_bars(df: pd.DataFrame, reference: dict[str, float] | None = None) ->
     (layer -> % active) draws a marker per layer, e.g. C-HORSE's values.
     """
     models = list(dict.fromkeys(df["model"]))
-    widths = []
-    for model in models:
-        rows = df[df["model"] == model]
-        widths.append((_final(rows, "percent_active")["entity"].nunique(),
-                       _final(rows, "learned_lr")["entity"].nunique()))
+    widths = [(_final(df[df["model"] == model], "percent_active")["entity"].nunique(),
+               _final(df[df["model"] == model], "learned_lr")["entity"].nunique()) for model in models]
     n_layers = max((w[0] for w in widths), default=1)
     n_proj = max((w[1] for w in widths), default=1)
     fig = new_figure(max(7.5, 1.0 + 0.55 * (n_layers + n_proj)), 3.0 * len(models) + 0.6)
     grid = fig.add_gridspec(len(models), 2, width_ratios=[max(n_layers, 2), max(n_proj, 2)])
-    colours = _group_colours([g for model in models for m in ("percent_active", "learned_lr")
-                              for g in _final(df[df["model"] == model], m)["group"]])
+    finals = {(model, m): _final(df[df["model"] == model], m) for model in models
+              for m in ("percent_active", "learned_lr")}
+    colours = _group_colours([g for m in ("percent_active", "learned_lr") for model in models
+                              for g in finals[(model, m)]["group"]])
+    layer_names = {e for model in models for e in finals[(model, "percent_active")]["entity"]}
     for r, model in enumerate(models):
         rows = df[df["model"] == model]
-        active, lr = _final(rows, "percent_active"), _final(rows, "learned_lr")
+        active, lr = finals[(model, "percent_active")], finals[(model, "learned_lr")]
         n = int(rows["run_id"].nunique())
         for c, (table, ylabel) in enumerate(((active, "% of units active"), (lr, "learned lr relu(α)"))):
             ax = fig.add_subplot(grid[r, c])
@@ -130,7 +131,7 @@ def pattern_bars(df: pd.DataFrame, reference: dict[str, float] | None = None) ->
             what = "% active per layer" if c == 0 else "learned lr per projection"
             ax.set_title(f"{model}: {what} ({n} seed{'s' if n != 1 else ''})", loc="left")
     groups = [g for g in colours if g]
-    if groups:
+    if set(groups) - layer_names - {"output"}:  # pathway groups (not one group per layer, as in the MLPs)
         fig.legend(handles=[_patch(colours[g], g) for g in groups], title="group", loc="outside right center",
                    frameon=False)
     fig.suptitle("Learned pattern at the end of training: bars = mean over seeds, dots = seeds")
@@ -158,13 +159,14 @@ def trajectories(df: pd.DataFrame) -> Figure:
             for i, (entity, rows) in enumerate(series.groupby("entity", sort=False)):
                 x, y, s = rows["train_exp"].to_numpy(), rows["mean"].to_numpy(), rows["std"].to_numpy()
                 style = line_style(i)
-                ax.plot(x, y, linewidth=1.4, label=entity, **style)
+                ax.plot(x, y, linewidth=1.4, marker="o", markersize=2.5, label=entity, **style)
                 if sel.n_seeds > 1:
                     ax.fill_between(x, y - s, y + s, color=style["color"], alpha=0.15, linewidth=0)
             ax.set_ylabel(ylabel)
             ax.set_xlabel("after training experience (-1: before training)")
-            ax.set_title(f"{model}: {'m per layer' if c == 0 else 'lr per projection'} ({sel.n_seeds} seeds)",
-                         loc="left")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            seeds = f"{sel.n_seeds} seed{'s' if sel.n_seeds != 1 else ''}"
+            ax.set_title(f"{model}: {'m per layer' if c == 0 else 'lr per projection'} ({seeds})", loc="left")
             ax.grid(color="#e5e5e5", linewidth=0.6)
             ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle("Learned inhibition and learning rates over the stream: mean over seeds, band ± 1 SD")
@@ -189,7 +191,7 @@ def grouped_bars(panels: dict[str, dict[str, dict[str, np.ndarray]]], ylabel: st
     """
     conditions = list(dict.fromkeys(c for p in panels.values() for m in p.values() for c in m))
     colours = {c: OKABE_ITO[i % len(OKABE_ITO)] for i, c in enumerate(conditions)}
-    fig = new_figure(max(4.0, 3.4 * len(panels)), 3.5)
+    fig = new_figure(max(6.4, 3.4 * len(panels)), 3.6)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     width = min(0.8 / max(len(conditions), 1), 0.22)
     for ax, (panel, measures) in zip(axes, panels.items()):
