@@ -17,6 +17,7 @@ source and weight, and the per-layer numbers behind them.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -38,8 +39,6 @@ QUICK = {**FULL, "benchmark_params": {"n_experiences": 2, "items_per_exp": 4, "t
 
 
 def _condition(rows: pd.DataFrame) -> str:
-    import json
-
     params = rows["strategy_params"].iloc[0] if "strategy_params" in rows.columns else "{}"
     params = json.loads(params) if isinstance(params, str) else dict(params or {})
     return str(params.get("condition", ""))

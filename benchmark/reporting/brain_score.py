@@ -57,7 +57,8 @@ CODING_LEVEL_DECADES = 1.0
 
 #: C-HORSE's ratio of the trisynaptic to the monosynaptic learning rate: 0.2 on ECin->DG and ECin->CA3 vs
 #: 0.02 on ECin<->CA1<->ECout (Schapiro et al. 2017, as quoted in DESIGN.md section 4). The Go replication's
-#: "Base" set has 0.4 on its hippocampal CHL projections vs 0.02 (ratio 20) and 0.05 on CA3->CA1.
+#: "Base" param set (hip-sl.go) has 0.4 on ECin->DG, ECin->CA3 and CA3->CA3 vs 0.02 on ECin<->CA1 (ratio 20),
+#: 0.05 on CA3->CA1, and no learning on DG->CA3 (mossy fibres).
 LR_RATIO = 10.0
 #: A ratio this many decades away from LR_RATIO scores 0 (equal rates, ratio 1, score 0).
 LR_RATIO_DECADES = 1.0
@@ -471,18 +472,6 @@ def brain_score_of_run(rows: pd.DataFrame) -> float | None:
         return None
     score = score_of(components_of_run(rows))
     return score if math.isfinite(score) else None
-
-
-def scores_per_run(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per run of a multi-run table: run_id, seed, the score, each component's score and n measured."""
-    out = []
-    for run_id, rows in df.groupby("run_id", sort=True):
-        comps = components_of_run(rows)
-        rec = dict(run_id=run_id, seed=int(rows["seed"].iloc[0]) if "seed" in rows.columns else -1,
-                   brain_score=score_of(comps), n_measured=sum(math.isfinite(c.score) for c in comps))
-        rec.update({c.name: c.score for c in comps})
-        out.append(rec)
-    return pd.DataFrame(out)
 
 
 # ------------------------------------------------------------- leaderboards
