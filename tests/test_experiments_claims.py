@@ -28,7 +28,7 @@ def row(run: str, seed: int, metric: str, value: float, *, entity: str = "", gro
                    "benchmark_params": "{}", "model_params": "{}", "epochs": 1, **ident})
 
 
-# --- claim 1: robustness ------------------------------------------------------------------------------------------
+# --- claim 1: robustness ----------------------------------------------------------------------------------------------
 
 def robustness_rows(acc: dict[tuple[str, float, int], float], active: float = 40.0) -> list[dict]:
     """Two test experiences per run, both at ``acc``; an earlier experience at 0 (must not count)."""
@@ -104,7 +104,7 @@ def test_holm_adjustment_by_hand():
     assert math.isnan(holm([0.04, 0.01, math.nan, 0.02])[2])
 
 
-# --- claim 4: hippocampus --------------------------------------------------------------------------------------------
+# --- claim 4: hippocampus ---------------------------------------------------------------------------------------------
 
 CHORSE_GROUPS = {"nc1": "NC", "ecin": "EC", "dg": "TSP", "ca3": "TSP", "ca1": "MSP", "ecout": "EC"}
 
@@ -150,7 +150,7 @@ def test_hippocampus_reversed_order_does_not_hold():
     assert EXPERIMENTS["hippocampus"]().analyse(slow).verdict == FAILS  # sparser and ordered, but slower
 
 
-# --- claim 6: lesions --------------------------------------------------------------------------------------------------
+# --- claim 6: lesions -------------------------------------------------------------------------------------------------
 
 SEED_PARAMS = json.dumps({"n_tasks": 20, "samples_per_task": 100})
 ITEM_PARAMS = json.dumps({"n_tasks": 20, "samples_per_task": 10})
@@ -205,7 +205,7 @@ def test_lesions_no_dissociation_and_item_memory_at_floor():
     assert v.verdict == FAILS and "below the floor" in v.statistic
 
 
-# --- claim 7: C-HORSE signatures ----------------------------------------------------------------------------------------
+# --- claim 7: C-HORSE signatures --------------------------------------------------------------------------------------
 
 def signature_runs(seed: int, pair: float, community: float, choice: float, msp_keeps: bool = False) -> list[dict]:
     """cls-pairs, cls-community and cls-inference runs with the given intact CA1 contrasts and A->C choice rate;
@@ -249,14 +249,15 @@ def test_chorse_signatures_fail_without_structure_or_when_the_lesion_spares_it()
     assert v.verdict == FAILS and "reduced by the MSP lesion in 0/6 seeds" in v.statistic
 
 
-# --- figures and the report ---------------------------------------------------------------------------------------------
+# --- figures and the report -------------------------------------------------------------------------------------------
 
 def test_report_embeds_figures_and_writes_every_table(tmp_path):
     from hippo_bench.plotting.style import new_figure
 
     fig = new_figure(2, 2)
     fig.add_subplot().plot([0, 1], [0, 1])
-    v = Verdict("x", "a claim", HOLDS, "stat", 5, pd.DataFrame({"seed": [0]}), tables={"per-cell": pd.DataFrame({"a": [1]})})
+    v = Verdict("x", "a claim", HOLDS, "stat", 5, pd.DataFrame({"seed": [0]}),
+                tables={"per-cell": pd.DataFrame({"a": [1]})})
     paths = write_report(v, tmp_path / "x", "hippo-bench experiment x", {"curve": fig})
     names = sorted(p.name for p in paths)
     assert names == ["curve.png", "curve.svg", "data.csv", "index.md", "per-cell.csv"]
