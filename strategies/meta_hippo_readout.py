@@ -100,8 +100,8 @@ class MetaHippoFrozenReadout(MetaHippo):
 
     def build(self, ctx: StrategyContext) -> OnlineMetaTemplate:
         if not isinstance(ctx.model, HippoNet):
-            raise UserError(f"{self.name} needs a meta-hippo network (mlp2, mlp4, dual, chorse); "
-                            f"got {type(ctx.model).__name__}")
+            raise UserError(f"--model: {self.name} needs a meta-hippo network (mlp2, mlp4, dual or chorse), "
+                            f"not a {type(ctx.model).__name__}")
         self._separate = None
         if self.config.readout == "separate":
             self._separate = SeparateReadout(ctx.model, ctx.criterion, self.config.readout_lr)

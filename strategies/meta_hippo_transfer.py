@@ -177,8 +177,8 @@ class MetaHippoTransfer(Strategy):
         c = self.config
         model = ctx.model
         if not isinstance(model, HippoNet):
-            raise UserError(f"{self.name} needs a meta-hippo network (mlp2, mlp4, dual, chorse); "
-                            f"got {type(model).__name__}")
+            raise UserError(f"--model: {self.name} needs a meta-hippo network (mlp2, mlp4, dual or chorse), "
+                            f"not a {type(model).__name__}")
         layers, projections = list(model.hidden_names), [p.name for p in model.spec.projections]
         values = self.values()
         if values is None:
