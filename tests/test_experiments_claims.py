@@ -282,3 +282,25 @@ def test_claim_figures_draw_from_hand_built_rows():
     sig = pd.DataFrame([r for s in range(2) for r in signature_runs(s, 0.3, 0.2, 0.8)])
     assert list(draw_figures(EXPERIMENTS["chorse-signatures"](), sig)) == ["signatures"]
     assert draw_figures(EXPERIMENTS["robustness"](), pd.DataFrame()) == {}
+
+
+def test_robustness_quick_runs_its_grid_end_to_end(run_cli, tmp_path):
+    code, _, err = run_cli("experiment", "robustness", "--quick", "--seeds", "1", "--results", tmp_path / "r",
+                           "--out", tmp_path / "reports")
+    assert code == 0, err
+    cells = pd.read_csv(tmp_path / "reports" / "robustness" / "cells.csv")
+    assert list(cells["alpha_init"]) == [0.001, 0.01, 0.1] and list(cells["n_pairs"]) == [1, 1, 1]
+    runs = pd.read_csv(tmp_path / "reports" / "robustness" / "data.csv")
+    assert sorted(set(runs["condition"])) == ["baseline", "both"] and len(runs) == 6
+    assert "![accuracy-vs-alpha](accuracy-vs-alpha.png)" in (tmp_path / "reports" / "robustness" / "index.md").read_text()
+
+
+def test_lesions_quick_judges_the_protocol_with_more_glances(run_cli, tmp_path, tiny_mnist, monkeypatch):
+    monkeypatch.setenv("HIPPO_BENCH_DATA", str(tiny_mnist[0]))
+    code, _, err = run_cli("experiment", "lesions", "--quick", "--seeds", "1", "--results", tmp_path / "r",
+                           "--out", tmp_path / "reports")
+    assert code == 0, err
+    md = (tmp_path / "reports" / "lesions" / "index.md").read_text()
+    assert "10 items x 1 (reported)" in md and "10 items x 3 (judged)" in md and "![lesions](lesions.png)" in md
+    runs = pd.read_csv(tmp_path / "reports" / "lesions" / "data.csv")
+    assert sorted(runs["epochs"]) == [1, 3] and set(runs["items"]) == {10}
