@@ -20,9 +20,15 @@ import pandas as pd
 
 from hippo_bench.errors import UserError
 
-# Rows that measure the machine, not the method: never compared.
+# Rows that measure the machine, not the method: never compared. Besides these names, any metric named like a
+# duration, a rate or a memory reading (a strategy's own timing, e.g. OML's meta_train_seconds) is left out.
 MACHINE_METRICS = frozenset({"train_time_s", "wall_time_s", "train_time_s_total", "train_cpu_time_s",
-                             "train_samples_per_s", "run_samples_per_s", "peak_rss_mb", "meta_train_time_s"})
+                             "train_samples_per_s", "run_samples_per_s", "peak_rss_mb", "meta_train_seconds"})
+MACHINE_SUFFIXES = ("_seconds", "_time_s", "_per_s", "_rss_mb")
+
+
+def is_machine_metric(name: str) -> bool:
+    return name in MACHINE_METRICS or name.endswith(MACHINE_SUFFIXES)
 KEY = ["train_exp", "eval_exp", "metric", "entity", "group", "lesion", "item_a", "item_b"]
 # Float noise: values agree when |a - b| <= ATOL + RTOL * |b|.
 ATOL, RTOL = 1e-6, 1e-5
@@ -74,7 +80,7 @@ def spec_of(first: pd.Series):
 
 def _method_rows(df: pd.DataFrame) -> pd.Series:
     """Values keyed by their row identity (a repeated key is told apart by its order of appearance)."""
-    df = df[~df["metric"].isin(MACHINE_METRICS)].copy()
+    df = df[~df["metric"].map(is_machine_metric)].copy()
     for col in ("item_a", "item_b"):
         if col not in df.columns:
             df[col] = -1

@@ -174,3 +174,12 @@ def test_verify_reports_a_changed_value_and_exits_1(tmp_path, run_cli, tiny_benc
     assert code == 1 and "differs" in text and "0.25" in text
     code, text, err = run_cli("verify", "--results", tmp_path / "nowhere")
     assert code == 2 and "folder not found" in err
+
+
+def test_verify_leaves_out_every_timing_rate_and_memory_row_but_not_accuracy():
+    from hippo_bench.verify import is_machine_metric
+
+    for name in ("wall_time_s", "meta_train_seconds", "train_samples_per_s", "peak_rss_mb", "eval_time_s"):
+        assert is_machine_metric(name), name
+    for name in ("accuracy", "train_accuracy", "meta_train_steps", "percent_active", "learned_lr"):
+        assert not is_machine_metric(name), name
