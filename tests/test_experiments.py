@@ -59,8 +59,8 @@ def test_dual_branches_paired_over_seeds():
     sparse_fast = pd.DataFrame([r for i in range(8) for r in run(i, 5.0 + i, 20.0 + i, 0.2 + 0.01 * i, 0.1)])
     v = EXPERIMENTS["dual"]().analyse(sparse_fast)
     assert v.verdict == HOLDS and "8/8" in v.statistic
-    # Wilcoxon signed-rank, all 8 differences of one sign: two-sided exact p = 2 / 2^8
-    assert "p = 0.00781" in v.statistic
+    # Wilcoxon signed-rank, all 8 differences of the predicted sign: one-sided exact p = 1 / 2^8
+    assert "p = 0.00391" in v.statistic
     mixed = pd.DataFrame([r for i in range(8) for r in run(i, 20.0 if i % 2 else 5.0, 10.0, 0.2, 0.1)])
     assert EXPERIMENTS["dual"]().analyse(mixed).verdict == FAILS
 

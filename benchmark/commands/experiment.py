@@ -18,7 +18,7 @@ from hippo_bench.errors import UserError
 
 def main(argv: Sequence[str]) -> int:
     from hippo_bench.experiments import EXPERIMENTS
-    from hippo_bench.experiments.base import draw_figures, run_configs, write_report
+    from hippo_bench.experiments.base import draw_figures, write_report
     from hippo_bench.results import atomic_write_text
 
     parser = Parser(prog="hippo-bench experiment", description="Test one of the poster's claims over seeds.")
@@ -43,7 +43,7 @@ def main(argv: Sequence[str]) -> int:
     for name in names:
         exp = EXPERIMENTS[name]()
         con.print(f"[bold]{name}[/]: {exp.claim}")
-        df = run_configs(exp.configs(seeds, args.quick), Path(args.results))
+        df = exp.run(seeds, args.quick, Path(args.results))
         verdict = exp.analyse(df)
         command = f"hippo-bench experiment {name} --seeds {args.seeds}" + (" --quick" if args.quick else "")
         write_report(verdict, Path(args.out) / name, command, draw_figures(exp, df))

@@ -51,6 +51,10 @@ class Experiment:
         """The runs (same keys as a --config file), one mapping per configuration (seeds inside)."""
         raise NotImplementedError
 
+    def run(self, seeds: list[int], quick: bool, out: Path) -> pd.DataFrame:
+        """Run (or reuse) the experiment's runs into ``out``; an experiment in stages overrides this."""
+        return run_configs(self.configs(seeds, quick), out)
+
     def analyse(self, df: pd.DataFrame) -> Verdict:
         """The verdict from the tidy rows of this experiment's runs."""
         raise NotImplementedError

@@ -3,7 +3,7 @@
 - depth hierarchy: in 2- and 4-layer nets, the learned lr rises and % active falls with depth
   (Spearman rho of depth against each, per seed; holds when >= 80% of seeds have both signs);
 - dual pathways: the large branch ends sparser and faster than the small one (paired over seeds,
-  Wilcoxon signed-rank; holds when >= 80% of seeds agree and p < 0.05 for both);
+  one-sided Wilcoxon signed-rank from :mod:`.stats`; holds when >= 80% of seeds agree and p < 0.05 for both);
 - last projection fastest: the largest learned lr is the projection into the output layer, and so
   is the largest relative step lr |dW| / |W| (the control for gradient scale).
 
@@ -18,9 +18,8 @@ import numpy as np
 import pandas as pd
 
 from hippo_bench.experiments.base import FAILS, HOLDS, INCONCLUSIVE, Experiment, Verdict, final_rows
+from hippo_bench.experiments.stats import MIN_SEEDS, SHARE, decide, directional
 
-MIN_SEEDS = 5
-SHARE = 0.8  # share of seeds that must show the predicted sign
 
 QUICK_BENCH = {"benchmark": "split-patterns",
                "benchmark_params": {"n_classes": 4, "classes_per_exp": 2, "dim": 16, "train_per_class": 10,
@@ -123,8 +122,6 @@ class DualPathways(Experiment):
         return [{"preset": "seed-dual-mnist", "seeds": seeds}]
 
     def analyse(self, df):
-        from scipy import stats
-
         active, lr = final_rows(df, "percent_active"), final_rows(df, "learned_lr")
         rows = []
         for run_id, a in active.groupby("run_id", sort=True):
@@ -137,15 +134,11 @@ class DualPathways(Experiment):
         t = pd.DataFrame(rows)
         if t.empty:
             return Verdict(self.name, self.claim, INCONCLUSIVE, "no dual-pathway rows", 0, t)
-        d_act, d_lr = t["active_large"] - t["active_small"], t["lr_large"] - t["lr_small"]
+        sparser = directional("large sparser", t["active_large"] - t["active_small"], -1)
+        faster = directional("large faster", t["lr_large"] - t["lr_small"], +1)
+        text = f"{sparser.text()}; {faster.text()}"
         n = len(t)
-        k_act, k_lr = int((d_act < 0).sum()), int((d_lr > 0).sum())
-        p_act = float(stats.wilcoxon(d_act).pvalue) if n >= 2 and d_act.abs().sum() > 0 else np.nan
-        p_lr = float(stats.wilcoxon(d_lr).pvalue) if n >= 2 and d_lr.abs().sum() > 0 else np.nan
-        significant = bool(p_act < 0.05 and p_lr < 0.05)
-        text = (f"large sparser in {k_act}/{n} seeds (Wilcoxon p = {p_act:.3g}), faster in {k_lr}/{n} "
-                f"(p = {p_lr:.3g})")
-        return Verdict(self.name, self.claim, _verdict([(k_act, n), (k_lr, n)], significant), text, n, t)
+        return Verdict(self.name, self.claim, decide([sparser, faster], n), text, n, t)
 
     def figures(self, df):
         from hippo_bench.plotting.claims import pathway_diagram, pattern_bars
