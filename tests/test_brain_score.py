@@ -336,3 +336,41 @@ def test_every_component_has_a_formula_a_source_and_a_weight():
     assert t["weight"].tolist() == pytest.approx([0.2] * 5)
     assert t["formula"].str.len().min() > 20 and t["source"].str.contains("2017").all()
     assert not t["formula"].str.contains("|", regex=False).any()  # they go into markdown tables
+
+
+# ------------------------------------------------------------- the leaderboard column
+def _write_cls_run(folder, strategy, seed, df, model="chorse", benchmark="cls-pairs"):
+    from hippo_bench.params import as_dict
+    from hippo_bench.results import atomic_write_parquet, make_table, result_path, run_identity
+    from hippo_bench.strategies import strategies
+
+    identity = run_identity(benchmark=benchmark, benchmark_params={"n_experiences": 2}, benchmark_seed=0,
+                            strategy=strategy, strategy_params=as_dict(strategies.get(strategy).Config()),
+                            model=model, model_params={}, seed=seed, epochs=1, train_mb_size=5)
+    acc = [dict(train_exp=i, eval_exp=j, metric="accuracy", value=0.5, entity="", group="", lesion="")
+           for i in range(2) for j in range(2)]
+    probe = df.drop(columns=["run_id", "seed", "model", "strategy_params"]).assign(group="")
+    probe["train_exp"] = probe["train_exp"].replace(3, 1)  # the last experience of this two-experience stream
+    table = make_table(identity, acc + probe.to_dict("records"), prov={"created_at": "2024-01-01T00:00:00+00:00"})
+    atomic_write_parquet(table, result_path(folder, table["run_id"].iloc[0]))
+
+
+def test_cls_leaderboard_gains_a_brain_score_column(tmp_path):
+    from hippo_bench.reporting.leaderboard import build_leaderboards
+
+    folder = tmp_path / "results"
+    partial = full_run()
+    partial = partial[~partial["metric"].isin(["percent_active", "learned_lr"])]
+    for seed in (0, 1):
+        _write_cls_run(folder, "meta-hippo", seed, full_run())  # five components: 0.86
+        _write_cls_run(folder, "naive", seed, partial)  # three: (0.5 + 0.8 + 1) / 3
+        _write_cls_run(folder, "naive", seed, rows(active={"h1": 5.0}), model="mlp", benchmark="cls-inference")
+    build_leaderboards(folder, tmp_path / "lb")
+    md = (tmp_path / "lb" / "cls-pairs.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("|") and "strategy" in line)
+    assert header.rstrip(" |").endswith("brain score ↑")
+    cells = {line.split("|")[2].split()[0]: line.rstrip(" |").rsplit("|", 1)[-1].strip()
+             for line in md.splitlines() if line.startswith("|") and "chorse" in line}
+    assert cells == {"meta-hippo": "0.860 ± 0.000", "naive": "0.767 ± 0.000"}  # not ranked: no bold, no ≈
+    assert "naive: 3 of 5 (pattern_separation, cued_recall, pair_rsa)" in md
+    assert "brain score" not in (tmp_path / "lb" / "cls-inference.md").read_text()  # no hippocampal layers

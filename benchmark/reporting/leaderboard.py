@@ -40,6 +40,7 @@ from tabulate import tabulate
 
 from hippo_bench.errors import UserError
 from hippo_bench.metrics import METRICS
+from hippo_bench.reporting import brain_score
 from hippo_bench.results import atomic_write_text, canonical_json, load_results, run_summaries
 
 # The metrics shown, in column order; ACC is the sort key.
@@ -107,6 +108,8 @@ class Board:
     seeds: tuple[int, ...] = ()  # the seed set rows are compared on
     tied: dict[str, set] = dataclasses.field(default_factory=dict)  # metric -> config_ids tied with the best
     caption: list[str] = dataclasses.field(default_factory=list)  # protocol, seeds, code, command
+    columns: tuple[str, ...] = COLUMNS  # the metric columns shown (COLUMNS, plus the brain score on CLS boards)
+    brain_legend: str = ""  # the brain-score column's legend line (which components each strategy measured)
 
 def build_leaderboards(results_dir: Path, out_dir: Path) -> list[Path]:
     """Write ``<out>/<benchmark>.md`` and ``.html`` for every benchmark with results."""
@@ -158,6 +161,10 @@ def board_of(benchmark: str, runs: pd.DataFrame, failed: pd.DataFrame) -> Board:
                                                                           "seed"]) for c in configs}
     board_seeds = _board_seeds(list(seed_sets.values()))
     stale_ids = _stale_configs(runs, summaries)
+    brain_col = (brain_score.leaderboard_column(runs[runs["status"] == "ok"])
+                 if benchmark.startswith("cls") and not summaries.empty else None)
+    brain = brain_col.scores if brain_col else {}
+    columns = COLUMNS + ((brain_score.LEADERBOARD_COLUMN,) if brain else ())
     rows = []
     for cfg in configs:
         group = summaries[summaries["config_id"] == cfg["config_id"]].sort_values("seed")
@@ -166,6 +173,10 @@ def board_of(benchmark: str, runs: pd.DataFrame, failed: pd.DataFrame) -> Board:
         use = group if off else group[group["seed"].isin(board_seeds)]
         cells = {m: Cell(tuple(float(v) for v in use[m] if math.isfinite(v)), len(use),
                          tuple(int(s) for s, v in zip(use["seed"], use[m]) if math.isfinite(v))) for m in COLUMNS}
+        if brain:
+            scored = [(int(s), brain[r]) for s, r in zip(use["seed"], use["run_id"]) if r in brain]
+            cells[brain_score.LEADERBOARD_COLUMN] = Cell(tuple(v for _, v in scored), len(use),
+                                                         tuple(s for s, _ in scored))
         extra = tuple(sorted(seeds - board_seeds)) if not off else ()
         all_acc = Cell(tuple(float(v) for v in group[SORT_METRIC] if math.isfinite(v)), len(group)).text() \
             if extra else ""
@@ -173,14 +184,17 @@ def board_of(benchmark: str, runs: pd.DataFrame, failed: pd.DataFrame) -> Board:
                         cells, _published(benchmark, cfg), extra, off, cfg["config_id"] in stale_ids, all_acc))
     rows.sort(key=_sort_key)
     best, tied = {}, {}
-    for m in COLUMNS:
+    for m in columns:
+        if m == brain_score.LEADERBOARD_COLUMN and not brain_col.ranked:
+            continue
         best_id, tie = _significant_best(rows, m)
         if best_id:
             best[m] = best_id
         if tie:
             tied[m] = tie
     ok_ids = set(summaries["run_id"]) if not summaries.empty else set()
-    board = Board(benchmark, shared, rows, best, _excluded(runs, failed, ok_ids), tuple(sorted(board_seeds)), tied)
+    board = Board(benchmark, shared, rows, best, _excluded(runs, failed, ok_ids), tuple(sorted(board_seeds)), tied,
+                  columns=columns, brain_legend=brain_col.legend if brain else "")
     board.caption = _caption(benchmark, board, runs)
     return board
 
@@ -219,7 +233,7 @@ def _significant_best(rows: list[Row], metric: str) -> tuple[str | None, set]:
     candidates = [r for r in rows if r.cells[metric].values and not r.off_seeds]
     if len(candidates) < 2:
         return None, set()
-    sign = 1.0 if METRICS[metric].higher_is_better else -1.0
+    sign = 1.0 if metric == brain_score.LEADERBOARD_COLUMN or METRICS[metric].higher_is_better else -1.0
     ranked = sorted(candidates, key=lambda r: (-sign * r.cells[metric].mean, r.config_id))
     top = ranked[0]
     if paired_p(top.cells[metric], ranked[1].cells[metric]) < ALPHA:  # beats the runner-up
@@ -439,6 +453,8 @@ def _excluded(runs: pd.DataFrame, failed: pd.DataFrame, ok_ids: set[str]) -> lis
 
 # ------------------------------------------------------------- rendering
 def _header(metric: str) -> str:
+    if metric == brain_score.LEADERBOARD_COLUMN:
+        return brain_score.LEADERBOARD_HEADER
     info = METRICS[metric]
     return f"{info.label} {'↑' if info.higher_is_better else '↓'}"
 
@@ -477,7 +493,8 @@ def _legend(board: Board) -> tuple[str, list[str]]:
         marks.append("n*: the row lacks some of the shared seeds; shown on its own seeds, not tested")
     if any(r.stale for r in board.rows):
         marks.append("(stale): made by code other than the current one (rerun or `hippo-bench verify`)")
-    return intro, marks + [f"{METRICS[m].label}: {METRICS[m].reference}" for m in COLUMNS]
+    return intro, marks + [board.brain_legend if m == brain_score.LEADERBOARD_COLUMN
+                           else f"{METRICS[m].label}: {METRICS[m].reference}" for m in board.columns]
 
 
 def _extra_lines(board: Board) -> list[str]:
@@ -498,11 +515,11 @@ def render_markdown(board: Board) -> str:
         out += ["Settings shared by every row: " + ", ".join(f"`{s}`" for s in board.shared) + ".", ""]
     if board.rows:
         headers = ["#", "strategy", "model", "variant", "n"] + _beside_acc(
-            board, [_header(m) for m in COLUMNS], PUBLISHED_HEADER)
+            board, [_header(m) for m in board.columns], PUBLISHED_HEADER)
         body = []
         for i, row in enumerate(board.rows, 1):
             cells = []
-            for m in COLUMNS:
+            for m in board.columns:
                 text, bold = _cell_text(board, row, m)
                 cells.append(f"**{text}**" if bold else text)
             strategy, n = _row_labels(row)
@@ -546,7 +563,7 @@ def render_html(board: Board) -> str:
                    + ", ".join(f"<code>{e(s)}</code>" for s in board.shared) + ".</p>")
     if board.rows:
         heads = ["#", "strategy", "model", "variant", "n"] + _beside_acc(
-            board, [_header(m) for m in COLUMNS], PUBLISHED_HEADER)
+            board, [_header(m) for m in board.columns], PUBLISHED_HEADER)
         out += ["<table>", "<thead>", "<tr>" + "".join(f"<th>{e(h)}</th>" for h in heads) + "</tr>",
                 "</thead>", "<tbody>"]
         for i, row in enumerate(board.rows, 1):
@@ -554,7 +571,7 @@ def render_html(board: Board) -> str:
             tds = [f'<td class="num">{i}</td>', f"<td>{e(strategy)}</td>", f"<td>{e(row.model)}</td>",
                    f"<td>{e(row.variant)}</td>", f'<td class="num">{e(n)}</td>']
             metric_tds = []
-            for m in COLUMNS:
+            for m in board.columns:
                 text, bold = _cell_text(board, row, m)
                 text = e(text)
                 metric_tds.append(f'<td class="num">{"<strong>" + text + "</strong>" if bold else text}</td>')
