@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import pandas as pd
 import torch
 
+from hippo_bench import checkpoint
 from hippo_bench.tensor_batches import cache_eval_batches
 from hippo_bench.errors import MetaLossError, UserError
 from hippo_bench.params import as_dict
@@ -117,7 +118,7 @@ def build_instance(bench_cls: type, bench_config: Any, benchmark_seed: int, data
     return bench_cls(bench_config).build(benchmark_seed, data_root)
 
 
-def code_of(spec: RunSpec, instance: BenchmarkInstance | None = None) -> tuple[str, str]:
+def code_of(spec: RunSpec) -> tuple[str, str]:
     """(fingerprint, detail) of the code a run of ``spec`` depends on (hippo_bench.fingerprint)."""
     from hippo_bench.fingerprint import code_identity
     from hippo_bench.models import models
@@ -138,7 +139,7 @@ def cached_state(path: Path | None, fingerprint: str) -> tuple[str, pd.DataFrame
 
 
 def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *, force: bool = False,
-            reuse_stale: bool = False, progress: Progress | None = None) -> RunOutcome:
+            reuse_stale: bool = False, progress: Progress | None = None, checkpoints: bool = True) -> RunOutcome:
     """Run (or reuse) one configuration and write its tidy table atomically.
 
     A results file is reused only when it was made by the same code (its
@@ -151,7 +152,7 @@ def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *,
     identity = spec.identity()
     run_id = run_id_of(identity)
     path = result_path(out_dir, run_id) if out_dir is not None else None
-    code = code_of(spec, instance)
+    code = code_of(spec)
     if not force:
         state, table = cached_state(path, code[0])
         if state == "current":
@@ -168,7 +169,8 @@ def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *,
         return RunOutcome(spec, "skipped", table, path, reason)
 
     try:
-        rows = _train_and_evaluate(spec, strategy, instance, progress)
+        saver = _Checkpoints(out_dir, run_id, code[0]) if checkpoints and out_dir is not None else None
+        rows = _train_and_evaluate(spec, strategy, instance, progress, saver)
     except UserError:
         raise
     except KeyboardInterrupt:
@@ -187,6 +189,7 @@ def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *,
         stale = failure_path(out_dir, run_id)
         if stale.exists():  # an earlier attempt failed; this one replaces it
             stale.unlink()
+        checkpoint.clear(out_dir, run_id)
     return RunOutcome(spec, "ok", table, path)
 
 
@@ -209,8 +212,23 @@ def _failed(spec: RunSpec, identity: dict, out_dir: Path | None, exc: Exception,
     return RunOutcome(spec, "failed", None, None, err)
 
 
+@dataclasses.dataclass
+class _Checkpoints:
+    """Where and for which code a run saves its state after each experience (hippo_bench.checkpoint)."""
+
+    out_dir: Path
+    run_id: str
+    fingerprint: str
+
+    def load(self) -> dict | None:
+        return checkpoint.load(self.out_dir, self.run_id, self.fingerprint)
+
+    def save(self, template, progress: dict) -> None:
+        checkpoint.save(self.out_dir, self.run_id, self.fingerprint, template, progress)
+
+
 def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkInstance,
-                        progress: Progress) -> list[dict]:
+                        progress: Progress, saver: _Checkpoints | None = None) -> list[dict]:
     from hippo_bench.models import models
 
     torch.set_num_threads(spec.threads)
@@ -246,14 +264,24 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
 
     label = f"{spec.strategy.name} · {spec.benchmark} · seed {spec.seed}"
     progress.start_run(label, T)
+    if saver is not None and checkpoint.unsupported(template, strategy.trains_jointly):
+        saver = None
+    saved = saver.load() if saver is not None else None
     t_start = time.perf_counter()
-    evaluate(-1)
-    train_time = train_cpu = 0.0
-    n_samples = 0
+    if saved is None:
+        evaluate(-1)
+        start, before, train_time, train_cpu, n_samples = 0, 0.0, 0.0, 0.0, 0
+    else:  # resume after the last complete experience
+        done = checkpoint.restore(template, saved)
+        rows[:] = done["rows"]
+        start, before = done["next_experience"], done["wall_time_s"]
+        train_time, train_cpu, n_samples = done["train_time_s"], done["train_cpu_time_s"], done["train_samples"]
     # A protocol that fixes the order of samples within an experience (OML's) says so.
     train_kwargs = {"shuffle": False} if instance.extra.get("train_shuffle") is False else {}
     experiences = [instance.train_stream] if strategy.trains_jointly else list(instance.train_stream)
     for k, exp in enumerate(experiences):
+        if k < start:
+            continue
         n = (sum(len(e.dataset) for e in exp) if strategy.trains_jointly else len(exp.dataset)) * spec.epochs
         train_exp = T - 1 if strategy.trains_jointly else k
         progress.start_experience(train_exp, n)
@@ -267,7 +295,11 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
         rows.append(dict(train_exp=train_exp, eval_exp=-1, metric="train_time_s", value=dt,
                          entity="", group="", lesion=""))
         evaluate(train_exp)
-    wall = time.perf_counter() - t_start
+        if saver is not None and k + 1 < len(experiences):
+            saver.save(template, dict(rows=rows, next_experience=k + 1, train_time_s=train_time,
+                                      train_cpu_time_s=train_cpu, train_samples=n_samples,
+                                      wall_time_s=before + time.perf_counter() - t_start))
+    wall = before + time.perf_counter() - t_start
     last = T - 1
     for metric, value in (("wall_time_s", wall), ("train_time_s_total", train_time),
                           ("train_cpu_time_s", train_cpu),
