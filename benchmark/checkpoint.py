@@ -72,6 +72,8 @@ def unsupported(template, trains_jointly: bool = False) -> str | None:
     if extra_attributes(template) is None:
         return f"the state of {type(template).__name__} is not known to hippo_bench.checkpoint"
     for plugin in getattr(template, "plugins", []):
+        if getattr(plugin, "checkpoint_stateless", False):  # a plugin may declare it (its state lives elsewhere)
+            continue
         if not any(n in STATELESS_PLUGINS for n in _names(plugin)):
             return f"plugin {type(plugin).__name__} keeps state that is not checkpointed"
     return None

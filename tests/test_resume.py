@@ -29,6 +29,7 @@ RESUMABLE = {
     "meta-hippo": (None, {"buffer_size": 8}),
     "la-maml": (None, {"buffer_size": 8, "glances": 2}),
     "mer": (None, {"buffer_size": 8, "replay_batch": 2}),
+    "meta-hippo-gated": ("mlp2", {"buffer_size": 8, "gate_lr": 0.5}),
 }
 
 

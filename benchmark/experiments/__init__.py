@@ -5,6 +5,7 @@ One module per claim; :data:`EXPERIMENTS` maps the command name to its class.
 
 from __future__ import annotations
 
+from hippo_bench.experiments.architecture import Architecture
 from hippo_bench.experiments.base import Experiment, Verdict  # noqa: F401
 from hippo_bench.experiments.chorse_signatures import ChorseSignatures
 from hippo_bench.experiments.claims import DepthHierarchy, DualPathways, LastProjectionFastest
@@ -18,5 +19,5 @@ from hippo_bench.experiments.robustness import Robustness
 # the open questions.
 EXPERIMENTS: dict[str, type[Experiment]] = {
     cls.name: cls for cls in (Robustness, DepthHierarchy, DualPathways, Hippocampus, LastProjectionFastest,
-                              LesionDissociation, ChorseSignatures, BrainScore, LastLayerLr, Transfer)
+                              LesionDissociation, ChorseSignatures, BrainScore, LastLayerLr, Transfer, Architecture)
 }

@@ -224,3 +224,23 @@ def lesion_bars(t: pd.DataFrame) -> Figure:
             for memory in ("item", "category")}
     return grouped_bars(panels, "accuracy on the studied images",
                         "Memory with each branch removed: bars = mean over seeds, dots = seeds")
+
+
+def gate_bars(table: pd.DataFrame) -> Figure:
+    """Share of seeds whose learned gate keeps each projection open at the end of the stream."""
+    fig = new_figure(max(6.4, 0.55 * len(table) + 2.0), 3.6)
+    ax = fig.subplots()
+    groups = table["group"].fillna("").astype(str).tolist()
+    colours = _group_colours(groups)
+    xs = np.arange(len(table))
+    ax.bar(xs, table["open_share"], color=[colours[g] for g in groups], alpha=0.85, edgecolor="none", zorder=2)
+    ax.axhline(0.8, color="#555555", linestyle="--", linewidth=0.9, zorder=1)
+    ax.set_xticks(xs, table["projection"], rotation=45, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share of seeds with the gate open")
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6, zorder=0)
+    ax.set_axisbelow(True)
+    handles = [_patch(colours[g], g or "other") for g in dict.fromkeys(groups)]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
+    fig.suptitle("Pathways the meta-learner keeps (dashed: 80% of seeds)")
+    return fig
