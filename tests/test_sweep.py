@@ -78,7 +78,11 @@ def test_presets_axis_resolves_each_preset_under_the_base():
 
 
 SHIPPED = {"seed-rotated-mnist.yaml": 4 * 12, "seed-rotated-mnist-4layer.yaml": 1, "seed-dual-mnist.yaml": 1,
-           "size.yaml": 5 * 5}
+           "size.yaml": 5 * 5, "last-layer-lr.yaml": 2 * 2, "architecture.yaml": 3}
+
+
+def test_every_grid_file_is_tested():
+    assert sorted(p.name for p in (Path(__file__).resolve().parents[1] / "grids").glob("*.yaml")) == sorted(SHIPPED)
 
 
 @pytest.mark.parametrize("name,points", sorted(SHIPPED.items()))
