@@ -101,3 +101,17 @@ def test_experiment_command_writes_every_report(run_cli, tmp_path, tiny_mnist, m
         for stem in stems:
             assert f"![{stem}]({stem}.png)" in md, name
             assert (tmp_path / "reports" / name / f"{stem}.svg").is_file()
+
+
+def test_runs_in_a_worker_pool_give_the_rows_of_sequential_runs(tmp_path):
+    from hippo_bench.experiments import EXPERIMENTS
+    from hippo_bench.experiments.base import run_configs
+
+    configs = EXPERIMENTS["dual"]().configs([0, 1], quick=True)
+    pooled = run_configs(configs, tmp_path / "pool", jobs=2)
+    alone = run_configs(configs, tmp_path / "alone")
+    assert len(list((tmp_path / "pool").glob("*.parquet"))) == 2
+    key = ["run_id", "train_exp", "eval_exp", "metric", "entity", "lesion"]
+    values = lambda df: df[df["metric"] == "accuracy"].sort_values(key)["value"].to_numpy()  # noqa: E731
+    assert list(pooled["seed"].unique()) == [0, 1]
+    assert (values(pooled) == values(alone)).all() and len(values(pooled)) > 0

@@ -27,7 +27,10 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="a reduced version on a tiny stream (for tests)")
     parser.add_argument("--results", default="results", help="results folder runs are cached in (default: results)")
     parser.add_argument("--out", default="reports", help="reports folder (default: reports)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel worker processes (default: 1)")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        raise UserError(f"--jobs: must be >= 1, got {args.jobs}")
     if args.name != "all" and args.name not in EXPERIMENTS:
         import difflib
 
@@ -43,7 +46,7 @@ def main(argv: Sequence[str]) -> int:
     for name in names:
         exp = EXPERIMENTS[name]()
         con.print(f"[bold]{name}[/]: {exp.claim}")
-        df = exp.run(seeds, args.quick, Path(args.results))
+        df = exp.run(seeds, args.quick, Path(args.results), jobs=args.jobs)
         verdict = exp.analyse(df)
         command = f"hippo-bench experiment {name} --seeds {args.seeds}" + (" --quick" if args.quick else "")
         write_report(verdict, Path(args.out) / name, command, draw_figures(exp, df))

@@ -51,9 +51,10 @@ class Experiment:
         """The runs (same keys as a --config file), one mapping per configuration (seeds inside)."""
         raise NotImplementedError
 
-    def run(self, seeds: list[int], quick: bool, out: Path) -> pd.DataFrame:
-        """Run (or reuse) the experiment's runs into ``out``; an experiment in stages overrides this."""
-        return run_configs(self.configs(seeds, quick), out)
+    def run(self, seeds: list[int], quick: bool, out: Path, jobs: int = 1) -> pd.DataFrame:
+        """Run (or reuse) the experiment's runs into ``out`` (``jobs`` in parallel); an experiment in stages
+        overrides this."""
+        return run_configs(self.configs(seeds, quick), out, jobs=jobs)
 
     def analyse(self, df: pd.DataFrame) -> Verdict:
         """The verdict from the tidy rows of this experiment's runs."""
@@ -64,25 +65,55 @@ class Experiment:
         return {}
 
 
-def run_configs(configs: list[dict], out: Path, seed_follows: bool = True) -> pd.DataFrame:
-    """Run (or reuse) every configuration over its seeds; the tidy rows of all of them."""
-    from hippo_bench.resolve import plan_from
+def run_configs(configs: list[dict], out: Path, seed_follows: bool = True, jobs: int = 1) -> pd.DataFrame:
+    """Run (or reuse) every configuration over its seeds; the tidy rows of all of them.
+
+    With ``jobs`` > 1 the runs not yet in ``out`` are first run by a pool of
+    that many worker processes (the local executor of ``hippo-bench sweep``);
+    the rows are then read back from their results files, in the same order.
+    """
     from hippo_bench.runner import execute
 
+    plans = list(_plans(configs, out, seed_follows))
+    if jobs > 1:
+        _run_in_pool(plans, out, jobs)
     tables = []
+    for plan in plans:
+        for member, instance, specs in plan.specs():
+            for spec in specs:
+                outcome = execute(spec, instance, out)
+                if outcome.table is not None and outcome.status in ("ok", "cached"):
+                    tables.append(outcome.table)
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def _plans(configs: list[dict], out: Path, seed_follows: bool):
+    """One resolved plan per configuration and seed (the benchmark seed following the seed unless set)."""
+    from hippo_bench.resolve import plan_from
+
     for config in configs:
-        seeds = list(config.get("seeds", [0]))
-        for seed in seeds:
+        for seed in list(config.get("seeds", [0])):
             layer = {**config, "seeds": [seed], "out": str(out)}
             if seed_follows and "benchmark_seed" not in config:
                 layer["benchmark_seed"] = seed
-            plan = plan_from([("experiment", layer)])
-            for member, instance, specs in plan.specs():
-                for spec in specs:
-                    outcome = execute(spec, instance, out)
-                    if outcome.table is not None and outcome.status in ("ok", "cached"):
-                        tables.append(outcome.table)
-    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+            yield plan_from([("experiment", layer)])
+
+
+def _run_in_pool(plans, out: Path, jobs: int) -> None:
+    """Run the plans' missing runs on ``jobs`` worker processes; failures are recorded as by a sweep."""
+    from hippo_bench.results import result_path
+    from hippo_bench.runner import cached_state, code_of
+    from hippo_bench.sweep.executors import run_local
+    from hippo_bench.sweep.worker import Job
+
+    todo = {}
+    for plan in plans:
+        for _, _, specs in plan.specs():
+            for spec in specs:
+                if cached_state(result_path(out, spec.run_id), code_of(spec)[0])[0] != "current":
+                    todo.setdefault(spec.run_id, Job(spec.run_id, spec, plan.data_root, out))
+    if todo:
+        run_local(list(todo.values()), jobs, lambda job: None, lambda job, result: None)
 
 
 def final_rows(df: pd.DataFrame, metric: str) -> pd.DataFrame:

@@ -193,10 +193,10 @@ class Transfer(Experiment):
                         "seeds": [seed]})
         return out
 
-    def run(self, seeds, quick, out: Path) -> pd.DataFrame:
+    def run(self, seeds, quick, out: Path, jobs: int = 1) -> pd.DataFrame:
         """Both stages: the first stage's runs, then the transfer runs made from its source runs."""
-        first = run_configs(self.configs(seeds, quick), out)
-        second = run_configs(self.followup_configs(first, seeds, quick), out)
+        first = run_configs(self.configs(seeds, quick), out, jobs=jobs)
+        second = run_configs(self.followup_configs(first, seeds, quick), out, jobs=jobs)
         return pd.concat([first, second], ignore_index=True)
 
     def analyse(self, df):
