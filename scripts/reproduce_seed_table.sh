@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
-for alpha in 0.0001 0.001 0.01 0.1; do
+for alpha in 0.0001 0.001 0.005 0.01 0.05 0.1 0.25; do
   for condition in baseline both; do
     "$BIN/hippo-bench" run --preset seed-rotated-mnist --condition "$condition" --alpha-init "$alpha" \
       --seeds 0 1 2 --out "${OUT:-results}" ${FORCE:+--force}
