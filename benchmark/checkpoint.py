@@ -179,6 +179,7 @@ def restore(template, state: dict) -> dict:
     """Put ``state`` back into a freshly built template and the global RNGs; return the runner's progress."""
     template.model.load_state_dict(state["model"])
     if state["optimizer"] is not None:
+        _adopt_model_parameters(template)
         template.optimizer.load_state_dict(state["optimizer"])
     if hasattr(template, "clock"):
         for k, v in state["clock"].items():
@@ -187,6 +188,24 @@ def restore(template, state: dict) -> dict:
         _restore_value(template, name, saved)
     set_rng_state(state["rng"])
     return state["progress"]
+
+
+def _adopt_model_parameters(template) -> None:
+    """Do now what Avalanche's first ``make_optimizer`` does at the first ``train`` call.
+
+    That first call puts every model parameter in the optimizer and resets its
+    state. A resumed template has not trained yet, so without this its
+    optimizer would hold only the parameters it was built with (a strategy
+    may add some later, as meta-hippo-gated adds its gates) and the first
+    ``train`` would wipe the restored state (SGD momentum). Recording the
+    parameter map here makes later calls keep the state, as in a run never
+    interrupted.
+    """
+    if getattr(template, "optimized_param_id", "absent") is None:
+        from avalanche.models.dynamic_optimizers import update_optimizer
+
+        template.optimized_param_id = update_optimizer(
+            template.optimizer, dict(template.model.named_parameters()), None, reset_state=True)
 
 
 def clear(out_dir: Path, run_id: str) -> None:

@@ -24,21 +24,23 @@ from hippo_bench.verify import is_machine_metric
 TINY = dict(n_classes=8, classes_per_exp=2, dim=16, train_per_class=10, test_per_class=5)
 KILL_AFTER = 2  # SIGKILL once the checkpoint before experience 2 (of 0..3) is on disk
 
+# case -> (strategy, model, strategy params)
 RESUMABLE = {
-    "naive": ("mlp", {}),
-    "meta-hippo": (None, {"buffer_size": 8}),
-    "la-maml": (None, {"buffer_size": 8, "glances": 2}),
-    "mer": (None, {"buffer_size": 8, "replay_batch": 2}),
-    "meta-hippo-gated": ("mlp2", {"buffer_size": 8, "gate_lr": 0.5}),
+    "naive": ("naive", "mlp", {}),
+    "naive-momentum": ("naive", "mlp", {"momentum": 0.9}),  # optimizer state must survive the restart
+    "meta-hippo": ("meta-hippo", None, {"buffer_size": 8}),
+    "la-maml": ("la-maml", None, {"buffer_size": 8, "glances": 2}),
+    "mer": ("mer", None, {"buffer_size": 8, "replay_batch": 2}),
+    "meta-hippo-gated": ("meta-hippo-gated", "mlp2", {"buffer_size": 8, "gate_lr": 0.5}),  # adds parameters
 }
 
 
-def make_run(strategy_name: str, seed: int = 3):
+def make_run(case: str, seed: int = 3):
     bench_cls = benchmarks.get("split-patterns")
     config = bench_cls.Config(**TINY)
     instance = bench_cls(config).build(0, None)
+    strategy_name, model, overrides = RESUMABLE.get(case, (case, "mlp", {}))
     strategy = strategies.get(strategy_name)
-    model, overrides = RESUMABLE.get(strategy_name, ("mlp", {}))
     model = model or strategy.default_model or "mlp"
     spec = RunSpec(benchmark="split-patterns", benchmark_config=config, strategy=strategy,
                    strategy_config=strategy.Config(**overrides), model=model,
@@ -46,7 +48,7 @@ def make_run(strategy_name: str, seed: int = 3):
     return spec, instance
 
 
-def killed_run(strategy_name: str, out: str) -> None:
+def killed_run(case: str, out: str) -> None:
     """Run in a child process: SIGKILL itself right after the checkpoint before experience KILL_AFTER."""
     real_save = checkpoint.save
 
@@ -57,7 +59,7 @@ def killed_run(strategy_name: str, out: str) -> None:
         return path
 
     checkpoint.save = save_then_die
-    spec, instance = make_run(strategy_name)
+    spec, instance = make_run(case)
     execute(spec, instance, Path(out))
 
 
