@@ -115,3 +115,43 @@ def test_runs_in_a_worker_pool_give_the_rows_of_sequential_runs(tmp_path):
     values = lambda df: df[df["metric"] == "accuracy"].sort_values(key)["value"].to_numpy()  # noqa: E731
     assert list(pooled["seed"].unique()) == [0, 1]
     assert (values(pooled) == values(alone)).all() and len(values(pooled)) > 0
+
+
+def sized_run(run: int, width: int, depth: int, flip: bool = False) -> list[dict]:
+    """A run of a depth-layer net of the given width whose hierarchy is perfect (or reversed)."""
+    sign = -1 if flip else 1
+    active = {f"h{i}": 50.0 - sign * 5.0 * i for i in range(1, depth + 1)}
+    names = ["input"] + [f"h{i}" for i in range(1, depth + 1)] + ["out"]
+    lr = {f"{a}->{b}": 0.5 + sign * 0.01 * i for i, (a, b) in enumerate(zip(names, names[1:]))}
+    out = rows(run, "mlp2", {"percent_active": active, "learned_lr": lr})
+    params = f'{{"hidden":{[width] * depth},"k_fraction":0.01}}'.replace(" ", "")
+    return [{**r, "run_id": f"w{width}d{depth}s{run}", "model_params": params} for r in out]
+
+
+def test_size_hierarchy_per_network_names_the_networks_where_it_breaks():
+    nets = [(8, 2), (8, 3), (16, 2), (16, 3)]
+    good = pd.DataFrame([r for w, d in nets for i in range(5) for r in sized_run(i, w, d)])
+    v = EXPERIMENTS["size"]().analyse(good)
+    assert v.verdict == HOLDS and v.n == 5
+    assert "in 4 of 4 networks" in v.statistic
+    assert list(v.table["lr_rises"]) == [5] * 4 and list(v.table["active_falls"]) == [5] * 4
+    assert list(zip(v.table["width"], v.table["depth"])) == nets  # sorted by width, then depth
+    assert v.tables["per-seed"]["rho_lr"].tolist() == pytest.approx([1.0] * 20)
+    # the 16 x 3 net reversed in 2 of 5 seeds: 3/5 < 80%, so that network loses the hierarchy
+    broken = pd.DataFrame([r for w, d in nets for i in range(5) for r in sized_run(i, w, d, flip=(w, d) == (16, 3)
+                                                                                   and i < 2)])
+    v = EXPERIMENTS["size"]().analyse(broken)
+    assert v.verdict == FAILS and "in 3 of 4 networks" in v.statistic and v.statistic.endswith("not in 16x3")
+    assert v.table.set_index(["width", "depth"]).loc[(16, 3), "lr_rises"] == 3
+    few = pd.DataFrame([r for w, d in nets for i in range(4) for r in sized_run(i, w, d)])
+    assert EXPERIMENTS["size"]().analyse(few).verdict == INCONCLUSIVE  # four seeds per network cannot decide
+
+
+def test_size_quick_runs_every_network_and_draws_the_grid(run_cli, tmp_path):
+    code, out, err = run_cli("experiment", "size", "--quick", "--seeds", "1", "--results", tmp_path / "r",
+                             "--out", tmp_path / "reports")
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "reports" / "size" / "data.csv")
+    assert sorted(zip(table["width"], table["depth"])) == [(8, 2), (8, 3), (16, 2), (16, 3)]
+    assert (tmp_path / "reports" / "size" / "hierarchy-by-size.svg").is_file()
+    assert "![hierarchy-by-size](hierarchy-by-size.png)" in (tmp_path / "reports" / "size" / "index.md").read_text()

@@ -14,10 +14,12 @@ from hippo_bench.experiments.brain_score import BrainScore
 from hippo_bench.experiments.lesions import LesionDissociation
 from hippo_bench.experiments.open_questions import LastLayerLr, Transfer
 from hippo_bench.experiments.robustness import Robustness
+from hippo_bench.experiments.size import Size
 
 # The poster's claims in its order (1 robustness ... 7 C-HORSE signatures), then the brain-likeness score and
 # the open questions.
 EXPERIMENTS: dict[str, type[Experiment]] = {
     cls.name: cls for cls in (Robustness, DepthHierarchy, DualPathways, Hippocampus, LastProjectionFastest,
-                              LesionDissociation, ChorseSignatures, BrainScore, LastLayerLr, Transfer, Architecture)
+                              LesionDissociation, ChorseSignatures, BrainScore, Size, LastLayerLr, Transfer,
+                              Architecture)
 }
