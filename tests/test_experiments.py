@@ -83,6 +83,20 @@ def test_experiment_all_writes_the_index_and_each_report(run_cli, tmp_path, monk
     assert code == 2 and "did you mean hippocampus" in err
 
 
+def test_index_keeps_a_statistic_with_a_pipe_in_one_cell():
+    from hippo_bench.commands.experiment import index_markdown
+    from hippo_bench.experiments.base import Verdict
+
+    verdicts = [Verdict("lesions", "c", FAILS, "seed: item 0.02 | judged: item 0.26", 10, pd.DataFrame()),
+                Verdict("dual", "c", HOLDS, "large sparser in 10/10", 10, pd.DataFrame())]
+    text = index_markdown(verdicts, 10, False)
+    assert "`hippo-bench experiment all --seeds 10`" in text
+    body = [line for line in text.splitlines() if line.startswith("| [")]
+    assert body[0] == "| [lesions](lesions/index.md) | does not hold | seed: item 0.02 \\| judged: item 0.26 | 10 |"
+    # unescaped separators: exactly the five that bound the four columns, in every row
+    assert [line.replace("\\|", "").count("|") for line in body] == [5, 5]
+
+
 @pytest.mark.slow
 def test_experiment_command_writes_every_report(run_cli, tmp_path, tiny_mnist, monkeypatch):
     monkeypatch.setenv("HIPPO_BENCH_DATA", str(tiny_mnist[0]))  # the lesion claim's quick run is on dual MNIST

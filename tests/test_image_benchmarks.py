@@ -153,6 +153,20 @@ def test_omniglot_oml_streams_evaluation_characters_and_meta_trains_on_backgroun
         build("omniglot-oml", root, n_classes=5)
 
 
+@pytest.mark.parametrize("name", ["omniglot-oml", "split-omniglot"])
+def test_omniglot_ink_1_inverts_every_pixel_and_nothing_else(name, tiny_omniglot):
+    root, _ = tiny_omniglot
+    paper, ink = (build(name, root, image_size=8, ink=k, **({"n_classes": 3} if name == "omniglot-oml" else {"n_alphabets": 4}))
+                  for k in (0, 1))
+    for a, b in ((paper.train_stream, ink.train_stream), (paper.test_stream, ink.test_stream)):
+        for (xa, ya, _), (xb, yb, _) in zip(stream_tensors(a), stream_tensors(b)):
+            assert ya.tolist() == yb.tolist()
+            assert xa.min() < xa.max()  # real strokes, so the check below can fail
+            torch.testing.assert_close(xb, 1.0 - xa)
+    if name == "omniglot-oml":
+        torch.testing.assert_close(ink.meta_train.x, 1.0 - paper.meta_train.x)
+
+
 def test_split_omniglot_has_one_experience_per_alphabet(tiny_omniglot):
     root, _ = tiny_omniglot
     inst = build("split-omniglot", root, n_alphabets=4, image_size=8, train_per_class=10)

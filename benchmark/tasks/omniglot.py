@@ -23,7 +23,10 @@ so the whole test stream is not evaluated after every character. Within an
 experience Avalanche shuffles the images unless the runner trains with
 ``shuffle=False`` (OML streams them sorted by character); use
 ``--bench-classes-per-exp 1`` for OML's exact order. Pixels are in [0, 1]
-with paper = 1 and ink = 0, as torchvision's ``ToTensor`` gives OML.
+with paper = 1 and ink = 0, as torchvision's ``ToTensor`` gives OML; ``--bench-ink 1``
+inverts them (white strokes on black, as MNIST): a network learning from
+scratch without a convolutional front end stays near chance on paper = 1
+(its first layer sees a large constant input) and learns measurably on ink = 1.
 
 ``split-omniglot`` streams the 50 alphabets (background then evaluation, by
 character id, unless shuffled) as class-incremental experiences: each
@@ -60,18 +63,19 @@ class MetaTrainSplit:
     n_classes: int
 
 
-def pixels(images: np.ndarray) -> torch.Tensor:
-    """uint8 images ``(..., s, s)`` -> float tensor ``(n, 1, s, s)`` in [0, 1]."""
+def pixels(images: np.ndarray, ink: int = 0) -> torch.Tensor:
+    """uint8 images ``(..., s, s)`` (paper 255, ink 0) -> float tensor ``(n, 1, s, s)`` in [0, 1], strokes at ``ink``."""
     s = images.shape[-1]
-    return torch.from_numpy(images.reshape(-1, 1, s, s).astype(np.float32) / 255.0)
+    x = torch.from_numpy(images.reshape(-1, 1, s, s).astype(np.float32) / 255.0)
+    return 1.0 - x if ink else x
 
 
-def character_split(images: np.ndarray, labels: np.ndarray, train_per_class: int):
+def character_split(images: np.ndarray, labels: np.ndarray, train_per_class: int, ink: int = 0):
     """Drawings [0, k) of each character for training, the rest for testing, labels repeated."""
     k = train_per_class
     y_train = torch.from_numpy(np.repeat(labels, k).astype(np.int64))
     y_test = torch.from_numpy(np.repeat(labels, DRAWERS - k).astype(np.int64))
-    return (pixels(images[:, :k]), y_train), (pixels(images[:, k:]), y_test)
+    return (pixels(images[:, :k], ink), y_train), (pixels(images[:, k:], ink), y_test)
 
 
 @dataclasses.dataclass
@@ -81,6 +85,8 @@ class DrawingsConfig:
     train_per_class: int = param(15, "drawings studied per character; the rest of the 20 are tested (OML: 15)",
                                  min=1, max=DRAWERS - 1)
     image_size: int = param(28, "side of the resized images (OML: 84)", min=8, max=105)
+    ink: int = param(0, "pixel value of the strokes: 0 = black on white paper, as torchvision gives OML; "
+                        "1 = white on black, as MNIST", min=0, max=1)
 
 
 @register("omniglot-oml")
@@ -107,17 +113,17 @@ class OmniglotOML(Benchmark):
         train, test = [], []
         for start in range(0, c.n_classes, c.classes_per_exp):
             rows = chosen[start:start + c.classes_per_exp]
-            tr, te = character_split(ev.images[rows], np.arange(start, start + len(rows)), c.train_per_class)
+            tr, te = character_split(ev.images[rows], np.arange(start, start + len(rows)), c.train_per_class, c.ink)
             train.append(tr)
             test.append(te)
-        meta = MetaTrainSplit(pixels(bg.images), torch.from_numpy(np.repeat(bg.char_ids - 1, DRAWERS)),
+        meta = MetaTrainSplit(pixels(bg.images, c.ink), torch.from_numpy(np.repeat(bg.char_ids - 1, DRAWERS)),
                               n_classes=len(bg.char_ids))
         s = c.image_size
         return BenchmarkInstance(
             scenario=tensor_stream_benchmark(train, test), n_outputs=c.n_classes, input_shape=(1, s, s),
             kind=CLASS_INCREMENTAL,
             protocol=(f"{c.n_classes} evaluation characters in {len(train)} experiences, {c.train_per_class} "
-                      f"studied / {DRAWERS - c.train_per_class} held out each, {s}x{s}; meta-train: "
+                      f"studied / {DRAWERS - c.train_per_class} held out each, {s}x{s}, ink = {c.ink}; meta-train: "
                       f"{len(bg.char_ids)} background characters"),
             default_batch_size=1, default_model="mlp", meta_train=meta,
             probes=[TensorSetAccuracy("train_accuracy", train, argmax_correct)],
@@ -156,7 +162,7 @@ class SplitOmniglot(Benchmark):
         for i in order:
             s, a, row = alphabets[i]
             labels = np.arange(next_label, next_label + a.n_characters)
-            tr, te = character_split(sets[s].images[row:row + a.n_characters], labels, c.train_per_class)
+            tr, te = character_split(sets[s].images[row:row + a.n_characters], labels, c.train_per_class, c.ink)
             train.append(tr)
             test.append(te)
             names.append(a.name)
