@@ -19,7 +19,7 @@ wait
 hb --preset lamaml-many-permuted --seeds 0 &
 hb --preset mer-many-permuted --seeds 0
 wait
-for n in 10 50 100 200; do hb --preset "oml-omniglot-$n" --seeds 0 1 2; done  # meta-training cached after the first
+for n in 10 50 100 200 600; do hb --preset "oml-omniglot-$n" --seeds 0 1 2; done  # meta-training cached after the first
 
 # meta-hippo: the seed's rotated-MNIST table (baseline vs both, 4 alpha_init, 3 seeds) and its dual task.
 OUT="$OUT" FORCE=1 BIN="$BIN" scripts/reproduce_seed_table.sh >/dev/null
