@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +52,17 @@ def read_runs(folder: Path) -> pd.DataFrame:
     """Every results file in a folder, concatenated."""
     files = sorted(Path(folder).glob("*.parquet"))
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+
+
+def tracked(pattern: str) -> list[str]:
+    """Files committed in git matching ``pattern``; skips the test outside a git checkout, where committed files
+    cannot be told from local ones."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--", pattern], cwd=REPO, capture_output=True, text=True,
+                             timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("not a git checkout: committed files cannot be told from local ones")
+    return out.stdout.split()
 
 
 def failure_records(folder: Path) -> list[dict]:

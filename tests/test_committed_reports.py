@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _tracked(pattern: str) -> list[str]:
-    try:
-        out = subprocess.run(["git", "ls-files", "--", pattern], cwd=REPO, capture_output=True, text=True,
-                             timeout=30, check=True)
-    except (OSError, subprocess.SubprocessError):
-        pytest.skip("not a git checkout: committed files cannot be told from local ones")
-    return out.stdout.split()
+from conftest import REPO, tracked
 
 
 @pytest.mark.parametrize("folder", ["results", "reports/runs"])
@@ -26,7 +15,7 @@ def test_no_committed_run_was_made_by_other_code(folder):
     """A source edit that changes a run's numbers must come with the regenerated runs (verify --rewrite)."""
     from hippo_bench.reporting.leaderboard import stale_run_ids
 
-    files = _tracked(f"{folder}/*.parquet")
+    files = tracked(f"{folder}/*.parquet")
     if not files:
         pytest.skip(f"nothing committed under {folder}/")
     columns = ["run_id", "strategy", "benchmark", "model", "code_fingerprint"]
@@ -39,7 +28,7 @@ def test_no_committed_run_was_made_by_other_code(folder):
 def test_the_committed_index_agrees_with_every_claim_page():
     from hippo_bench.experiments import EXPERIMENTS
 
-    if "reports/index.md" not in _tracked("reports/index.md"):
+    if "reports/index.md" not in tracked("reports/index.md"):
         pytest.skip("no committed reports/index.md")
     index = (REPO / "reports" / "index.md").read_text()
     rows = dict(re.findall(r"^\| \[([\w-]+)\]\([\w-]+/index\.md\) \| ([a-z ]+) \|", index, flags=re.M))

@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import REPO, read_runs
+from conftest import REPO, read_runs, tracked
 from hippo_bench.fingerprint import changed_files, clear_caches, closure
 from hippo_bench.results import code_paths, git_state
 
@@ -126,20 +126,11 @@ def test_preset_is_part_of_the_run_identity():
     assert run_id_of(a) != run_id_of(b) and config_id_of(a) != config_id_of(b)
 
 
-def _committed_fast_runs() -> list[str]:
-    try:
-        out = subprocess.run(["git", "ls-files", "--", "results/*.parquet"], cwd=REPO, capture_output=True,
-                             text=True, timeout=30, check=True).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        pytest.skip("not a git checkout: committed results cannot be told from local runs")
-    return out
-
-
 def test_verify_reproduces_a_sample_of_the_committed_results(tmp_path, run_cli):
     """Staleness cannot creep back: a few fast committed runs are rerun and must match row for row."""
     import shutil
 
-    files = _committed_fast_runs()
+    files = tracked("results/*.parquet")
     if not files:
         pytest.skip("no committed results")
     fast = []

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, tracked
 from hippo_bench.params import as_dict
 from hippo_bench.reporting.leaderboard import build_leaderboards
 from hippo_bench.results import atomic_write_parquet, make_table, result_path, run_identity
@@ -128,18 +127,9 @@ def test_cli_builds_and_reports(results, tmp_path, run_cli):
     assert code == 0 and "nothing written" in out and not (tmp_path / "lb2").exists()
 
 
-def _tracked(pattern: str) -> list[str]:
-    try:
-        out = subprocess.run(["git", "ls-files", "--", pattern], cwd=REPO, capture_output=True, text=True,
-                             timeout=30, check=True)
-    except (OSError, subprocess.SubprocessError):
-        pytest.skip("not a git checkout: the committed results cannot be told from local runs")
-    return out.stdout.split()
-
-
 def test_committed_leaderboards_regenerate_byte_identically(tmp_path):
-    published = _tracked("results/*.parquet")
-    boards = _tracked("leaderboards/*")
+    published = tracked("results/*.parquet")
+    boards = tracked("leaderboards/*")
     assert published, "no published results are committed under results/"
     copy = tmp_path / "results"
     copy.mkdir()
