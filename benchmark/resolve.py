@@ -17,7 +17,7 @@ from typing import Any, Iterator
 from hippo_bench.errors import UserError
 
 RUN_KEYS = ("strategy", "benchmark", "model", "preset", "seeds", "benchmark_seed", "epochs", "batch_size",
-            "eval_batch_size", "out", "data_root", "device", "threads", "force", "reuse_stale")
+            "eval_batch_size", "out", "data_root", "device", "threads", "force", "reuse_stale", "vectorize_seeds")
 SECTION_KEYS = ("strategy_params", "benchmark_params", "model_params")
 NAME_KEYS = ("strategy", "benchmark", "model", "preset")
 
@@ -246,4 +246,12 @@ def plan_from(raw_layers: list[tuple[str, dict]], *, default_seeds: tuple[int, .
         eval_batch_size=positive("--eval-batch-size", run.get("eval_batch_size", 512)),
         out=Path(str(run.get("out", "results"))), data_root=resolve_data_root(run.get("data_root")),
         device=str(run.get("device", "cpu")), threads=positive("--threads", run.get("threads", 1)),
-        force=bool(run.get("force", False)), reuse_stale=bool(run.get("reuse_stale", False)))
+        force=bool(run.get("force", False)), reuse_stale=bool(run.get("reuse_stale", False)),
+        vectorize_seeds=_flag("vectorize_seeds", run.get("vectorize_seeds", False)))
+
+
+def _flag(key: str, value: Any) -> bool:
+    """A yes/no run key: a YAML boolean (a string such as "no" would read as true)."""
+    if not isinstance(value, bool):
+        raise UserError(f"{key}: expected true or false, got {value!r}")
+    return value

@@ -15,7 +15,7 @@ from hippo_bench.commands import Parser, console, load_yaml
 from hippo_bench.errors import UserError
 
 FLAG_RUN_KEYS = ("seeds", "benchmark_seed", "epochs", "batch_size", "eval_batch_size", "out", "data_root",
-                 "device", "threads", "force", "reuse_stale")
+                 "device", "threads", "force", "reuse_stale", "vectorize_seeds")
 
 
 def _base_parser() -> Parser:
@@ -41,6 +41,9 @@ def _base_parser() -> Parser:
                         help="rerun even if a results file made by the current code exists")
     parser.add_argument("--reuse-stale", action="store_true", default=None,
                         help="reuse a results file made by other code (marked stale in tables) instead of rerunning")
+    parser.add_argument("--vectorize-seeds", action="store_true", default=None,
+                        help="train the seeds as one batched model in this process (meta-hippo on a HippoNet; "
+                        "rows identical to running each seed alone)")
     return parser
 
 
@@ -124,9 +127,10 @@ def execute_plan(plan, first_instance=None) -> int:
         con.print(f"[bold]{strategy_cls.name}[/] on [bold]{member.name}[/] ({instance.protocol}); model "
                   f"{plan.model_name}; seeds {plan.seeds}; results in {plan.out}/")
         outcomes = []
-        for spec in specs:
-            outcome = execute(spec, instance, plan.out, force=plan.force, reuse_stale=plan.reuse_stale,
-                              progress=RichProgress())
+        together = _vectorized(plan, specs, instance, con)
+        for spec, done in zip(specs, together or [None] * len(specs)):
+            outcome = done or execute(spec, instance, plan.out, force=plan.force, reuse_stale=plan.reuse_stale,
+                                      progress=RichProgress())
             if outcome.status == "cached":
                 con.print(f"seed {spec.seed}: results exist ({outcome.path}); reusing them (--force reruns)")
             elif outcome.status == "stale":
@@ -153,6 +157,19 @@ def execute_plan(plan, first_instance=None) -> int:
         con.print(f"[red]{len(failed)} of {len(all_outcomes)} runs failed; errors recorded in {plan.out}/failed/[/]")
         return 1
     return 0
+
+
+def _vectorized(plan, specs, instance, con) -> list | None:
+    """With --vectorize-seeds, every seed's outcome from one batched run (None: run them one by one)."""
+    if not plan.vectorize_seeds or len(specs) < 2:
+        return None
+    from hippo_bench.strategies.vectorized import execute_seeds, unsupported_reason
+
+    reason = unsupported_reason(specs[0], instance)
+    if reason:
+        raise UserError(f"--vectorize-seeds: {reason}")
+    con.print(f"training seeds {plan.seeds} as one batched model")
+    return execute_seeds(specs, [instance] * len(specs), plan.out, force=plan.force, reuse_stale=plan.reuse_stale)
 
 
 def _unrecognized(unknown: list[str], parsers) -> str:

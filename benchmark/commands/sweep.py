@@ -28,6 +28,9 @@ def _parser() -> Parser:
                         "start a local Ray")
     parser.add_argument("--results", help="results folder (default: the grid's out key, else results)")
     parser.add_argument("--dry-run", action="store_true", help="list the runs and how many exist; run nothing")
+    parser.add_argument("--vectorize-seeds", action="store_true",
+                        help="run the seeds of each configuration as one batched model in one worker (meta-hippo "
+                        "on a HippoNet; the rows are identical to running each seed alone)")
     return parser
 
 
@@ -59,10 +62,12 @@ def main(argv: Sequence[str]) -> int:
         return 0
 
     jobs = plan.jobs()
+    batches = plan.batches(args.vectorize_seeds)
     labels = {r.run_id: f"[{r.point.label()}, seed {r.spec.seed}]" for r in plan.todo}
     workers = args.workers or (None if args.executor == "ray" else (os.cpu_count() or 1))
     shown = workers if workers else "cluster CPUs"
-    con.print(f"running {len(jobs)} runs on {args.executor} with {shown} worker(s)")
+    together = f" ({len(batches)} batches of seeds trained together)" if len(batches) < len(jobs) else ""
+    con.print(f"running {len(jobs)} runs{together} on {args.executor} with {shown} worker(s)")
     with SweepProgress(len(jobs), con, label=Path(args.grid).stem) as progress:
         def started(job):
             progress.started(job.run_id)
@@ -71,9 +76,9 @@ def main(argv: Sequence[str]) -> int:
             progress.finished(job.run_id, result.status, result.error, labels.get(job.run_id, ""))
 
         if args.executor == "ray":
-            results = run_ray(jobs, workers, args.address, started, finished)
+            results = run_ray(batches, workers, args.address, started, finished)
         else:
-            results = run_local(jobs, workers, started, finished)
+            results = run_local(batches, workers, started, finished)
     failed = [r for r in results if r.status == "failed"]
     counts = {}
     for r in results:

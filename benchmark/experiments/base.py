@@ -113,7 +113,7 @@ def _run_in_pool(plans, out: Path, jobs: int) -> None:
                 if cached_state(result_path(out, spec.run_id), code_of(spec)[0])[0] != "current":
                     todo.setdefault(spec.run_id, Job(spec.run_id, spec, plan.data_root, out))
     if todo:
-        run_local(list(todo.values()), jobs, lambda job: None, lambda job, result: None)
+        run_local([[job] for job in todo.values()], jobs, lambda job: None, lambda job, result: None)
 
 
 def final_rows(df: pd.DataFrame, metric: str) -> pd.DataFrame:

@@ -20,6 +20,7 @@ RAY_INSTALL = "pip install -e '.[ray]'"
 
 Started = Callable[[Job], None]
 Finished = Callable[[Job, JobResult], None]
+Batch = list  # Jobs run together by one worker: one job, or seeds of one configuration (vectorised)
 
 
 def death_reason(exitcode: int | None) -> str:
@@ -38,13 +39,13 @@ def death_reason(exitcode: int | None) -> str:
 class _Worker:
     process: Any
     conn: Any
-    job: Job | None = None
+    job: Batch | None = None
 
 
-def run_local(jobs: Sequence[Job], workers: int, started: Started, finished: Finished) -> list[JobResult]:
-    """Run ``jobs`` on ``workers`` processes (one torch thread each), one job at a time per process.
+def run_local(batches: Sequence[Batch], workers: int, started: Started, finished: Finished) -> list[JobResult]:
+    """Run each batch of jobs on one of ``workers`` processes (one torch thread each), one batch at a time.
 
-    A process that dies mid-run is replaced; its run is recorded as failed.
+    A process that dies mid-run is replaced; its runs are recorded as failed.
     """
     import multiprocessing as mp
     from multiprocessing.connection import wait
@@ -52,7 +53,7 @@ def run_local(jobs: Sequence[Job], workers: int, started: Started, finished: Fin
     from hippo_bench.sweep.worker import process_main
 
     ctx = _context(mp)
-    pending = collections.deque(jobs)
+    pending = collections.deque(batches)
     results: list[JobResult] = []
     pool: list[_Worker] = []
 
@@ -69,7 +70,8 @@ def run_local(jobs: Sequence[Job], workers: int, started: Started, finished: Fin
         if pending:
             worker.job = pending.popleft()
             worker.conn.send(worker.job)
-            started(worker.job)
+            for job in worker.job:
+                started(job)
         else:
             worker.job = None
             _stop(worker)
@@ -87,25 +89,27 @@ def run_local(jobs: Sequence[Job], workers: int, started: Started, finished: Fin
             for worker in busy:
                 if worker.conn not in ready and worker.process.sentinel not in ready:
                     continue
-                job = worker.job
-                result = None
+                batch = worker.job
+                answer = None
                 if worker.conn.poll():
                     try:
-                        result = worker.conn.recv()
+                        answer = worker.conn.recv()
                     except (EOFError, OSError):
-                        result = None
-                if result is None:  # the process ended without an answer: it died
+                        answer = None
+                if answer is None:  # the process ended without an answer: it died
                     worker.process.join(5)
                     reason = death_reason(worker.process.exitcode)
-                    record_failed(job, reason)
                     worker.job = None
                     _stop(worker)
                     pool.remove(worker)
-                    report(job, JobResult(job.run_id, "failed", reason))
+                    for job in batch:
+                        record_failed(job, reason)
+                        report(job, JobResult(job.run_id, "failed", reason))
                     if pending:
                         assign(spawn())
                 else:
-                    report(job, result)
+                    for job, result in zip(batch, answer):
+                        report(job, result)
                     assign(worker)
     finally:
         for worker in pool:
@@ -141,13 +145,13 @@ def _stop(worker: _Worker, kill: bool = False) -> None:
     worker.conn.close()
 
 
-def _ray_task(job: Job) -> JobResult:
+def _ray_task(batch: Batch) -> list[JobResult]:
     from hippo_bench.cli import prepare_environment
-    from hippo_bench.sweep.worker import one_thread, run_job
+    from hippo_bench.sweep.worker import one_thread, run_batch
 
     prepare_environment()
     one_thread()
-    return run_job(job)
+    return run_batch(batch)
 
 
 def ray_module():
@@ -159,9 +163,9 @@ def ray_module():
     return ray
 
 
-def run_ray(jobs: Sequence[Job], workers: int | None, address: str | None, started: Started,
+def run_ray(batches: Sequence[Batch], workers: int | None, address: str | None, started: Started,
             finished: Finished) -> list[JobResult]:
-    """Run ``jobs`` as Ray tasks (one CPU each) on the cluster at ``address``, or on a local Ray started here.
+    """Run each batch of jobs as a Ray task (one CPU each) on the cluster at ``address``, or on a local Ray.
 
     At most ``workers`` tasks are in flight (default: the cluster's CPUs), so
     the progress display knows what runs. A task whose worker dies is
@@ -185,26 +189,30 @@ def run_ray(jobs: Sequence[Job], workers: int | None, address: str | None, start
     try:
         limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
-        pending = collections.deque(jobs)
-        in_flight: dict[Any, Job] = {}
+        pending = collections.deque(batches)
+        in_flight: dict[Any, Batch] = {}
         results: list[JobResult] = []
         while pending or in_flight:
             while pending and len(in_flight) < limit:
-                job = pending.popleft()
-                in_flight[task.remote(job)] = job
-                started(job)
+                batch = pending.popleft()
+                in_flight[task.remote(batch)] = batch
+                for job in batch:
+                    started(job)
             done, _ = ray.wait(list(in_flight), num_returns=1)
             for ref in done:
-                job = in_flight.pop(ref)
+                batch = in_flight.pop(ref)
                 try:
-                    result = ray.get(ref)
+                    answers = ray.get(ref)
                 except Exception as exc:  # noqa: BLE001 - the worker died or the task could not run
                     first = " ".join(str(exc).split())[:300]
                     reason = f"Ray task failed: {type(exc).__name__}: {first}"
-                    record_failed(job, reason)
-                    result = JobResult(job.run_id, "failed", reason)
-                results.append(result)
-                finished(job, result)
+                    answers = []
+                    for job in batch:
+                        record_failed(job, reason)
+                        answers.append(JobResult(job.run_id, "failed", reason))
+                for job, result in zip(batch, answers):
+                    results.append(result)
+                    finished(job, result)
         return results
     finally:
         if started_here:

@@ -27,10 +27,14 @@ class SweepPlan:
         from hippo_bench.results import failure_path, result_path
         from hippo_bench.runner import cached_state, code_of
 
+        from hippo_bench.strategies.vectorized import vectorized_fingerprint
+
         states = {}
         for run in runs:
             path, fingerprint = result_path(out, run.run_id), code_of(run.spec)[0]
-            state, _ = cached_state(path, fingerprint)
+            state, table = cached_state(path, fingerprint)
+            if state == "stale" and table["code_fingerprint"].iloc[0] == vectorized_fingerprint(run.spec):
+                state = "current"  # made by the vectorised path, which gives the same rows
             if state == "absent" and _skipped_by(path, fingerprint):
                 state = "current"  # the strategy does not support this benchmark: asking again gives the same
             if state == "absent" and failure_path(out, run.run_id).exists():
@@ -57,6 +61,22 @@ class SweepPlan:
 
     def jobs(self) -> list[Job]:
         return [Job(r.run_id, r.spec, r.data_root, self.out) for r in self.todo]
+
+    def batches(self, vectorize: bool = False) -> list[list[Job]]:
+        """The jobs, one per batch; with ``vectorize``, the seeds of one configuration together (when supported)."""
+        if not vectorize:
+            return [[job] for job in self.jobs()]
+        from hippo_bench.results import canonical_json
+        from hippo_bench.strategies.vectorized import unsupported_reason
+
+        groups: dict[str, list[Job]] = {}
+        for job in self.jobs():
+            if unsupported_reason(job.spec):
+                groups[job.run_id] = [job]
+                continue
+            identity = {k: v for k, v in job.spec.identity().items() if k not in ("seed", "benchmark_seed")}
+            groups.setdefault(canonical_json(identity), []).append(job)
+        return list(groups.values())
 
 
 def _skipped_by(path: Path, fingerprint: str) -> bool:

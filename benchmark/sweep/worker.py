@@ -65,6 +65,31 @@ def run_job(job: Job) -> JobResult:
         return JobResult(job.run_id, "failed", error, time.monotonic() - start)
 
 
+def run_batch(jobs: list[Job]) -> list[JobResult]:
+    """One job alone, or several seeds of one configuration as one batched model (hippo_bench.strategies.vectorized)."""
+    if len(jobs) == 1:
+        return [run_job(jobs[0])]
+    global _instances
+    from hippo_bench.strategies.vectorized import execute_seeds
+    from hippo_bench.sweep.grid import InstanceCache
+    from hippo_bench.tasks import benchmarks
+
+    start = time.monotonic()
+    try:
+        if _instances is None:
+            _instances = InstanceCache(limit=2)
+        instances = [_instances.get(benchmarks.get(j.spec.benchmark), j.spec.benchmark, j.spec.benchmark_config,
+                                    j.spec.benchmark_seed, j.data_root) for j in jobs]
+        outcomes = execute_seeds([j.spec for j in jobs], instances, jobs[0].out)
+    except Exception as exc:  # noqa: BLE001 - every run of the batch is recorded as failed
+        error = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)[-3:])
+        for job in jobs:
+            record_failed(job, error)
+        return [JobResult(j.run_id, "failed", error, time.monotonic() - start) for j in jobs]
+    seconds = (time.monotonic() - start) / len(jobs)
+    return [JobResult(j.run_id, o.status, o.error, seconds) for j, o in zip(jobs, outcomes)]
+
+
 def record_failed(job: Job, error: str) -> None:
     """Record a run that did not finish (``<out>/failed/<run_id>.json``) with the code it ran under."""
     from hippo_bench.results import record_failure
@@ -78,7 +103,7 @@ def record_failed(job: Job, error: str) -> None:
 
 
 def process_main(conn) -> None:
-    """A local worker process: receive jobs on ``conn`` until None, send back one JobResult each."""
+    """A local worker process: receive batches of jobs on ``conn`` until None, send back their JobResults."""
     from hippo_bench.cli import prepare_environment
 
     prepare_environment()
@@ -91,7 +116,7 @@ def process_main(conn) -> None:
         if job is None:
             return
         try:
-            result = run_job(job)
+            result = run_batch(job)
         except KeyboardInterrupt:
             return
         conn.send(result)

@@ -1,0 +1,263 @@
+"""Seeds vectorised in one process: the batched meta-step, the turn-taking, and rows identical to lone runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from hippo_bench.models.hippo_net import HippoNet, chorse_spec, dual_spec, mlp_spec
+from hippo_bench.models.hippo_net_stack import NetStack
+from hippo_bench.results import PROVENANCE_COLUMNS
+from hippo_bench.strategies.meta_learning import LowRankPath, ReluAlpha
+from hippo_bench.strategies.vectorized import Lockstep, execute_seeds, unsupported_reason
+from hippo_bench.verify import is_machine_metric
+
+SPECS = {
+    "mlp2": lambda: mlp_spec([40, 30], {"out": 6}),
+    "dual": lambda: dual_spec([40], 30, 12, {"category": 4, "item": 3}),
+    "chorse": lambda: chorse_spec([20], 16, 30, 20, 24, {"out": 6}),
+}
+
+
+def _lone_meta_step(net: HippoNet, step: float, x, y, mx, my) -> dict:
+    """One seed's inner loop and meta-gradient by the single-seed low-rank path."""
+    params = {n: p for n, p in net.named_parameters()}
+    steps = ReluAlpha(params, step, per_parameter=False, learned=True)
+    path = LowRankPath(net, nn.CrossEntropyLoss(), steps, lambda: {"inhibition": net.inhibition})
+    path.reset()
+    path.inner_loop(x, y, None)
+    loss = path.meta_backward(mx, my, None)
+    return dict(loss=loss, H={k: path.H[k][:path.n].clone() for k in path.keys},
+                d_w={k: p.grad.clone() for k, p in net.weights.items()}, d_m=net.inhibition.grad.clone(),
+                d_c={k: steps.alpha[f"weights__{k}"].grad.clone() for k in path.keys})
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+@pytest.mark.parametrize("n_meta", [5, 7, 10])  # meta-batch sizes that put the seeds' slices at odd offsets
+def test_batched_meta_step_is_bit_for_bit_the_lone_one(name, n_meta):
+    torch.manual_seed(0)
+    G, B = 3, 5
+    nets = [HippoNet(SPECS[name](), 50, k_fraction=0.1, k_floor=1) for _ in range(G)]
+    n_out = sum(nets[0].units[o] for o in nets[0].spec.outputs)
+    steps = [0.1, 0.05, 0.2]
+    for g, net in enumerate(nets):
+        net.inhibition.fill_(0.1 * (g + 1)).requires_grad_(True)
+    x = torch.rand(G, B, 50) * (torch.rand(G, B, 50) > 0.7)  # sparse, as images are
+    y = torch.randint(0, n_out, (G, B))
+    mx, my = torch.rand(G, n_meta, 50), torch.randint(0, n_out, (G, n_meta))
+    lone = [_lone_meta_step(net, steps[g], x[g], y[g], mx[g], my[g]) for g, net in enumerate(nets)]
+
+    keys = list(nets[0].weights)
+    weights = {k: torch.stack([net.weights[k].detach() for net in nets]) for k in keys}
+    m = torch.stack([net.inhibition.detach() for net in nets])
+    out = NetStack(nets[0]).meta_step(weights, m, {k: torch.tensor(steps) for k in keys}, x, y, mx, my)
+    for g in range(G):
+        assert torch.equal(out.loss[g], lone[g]["loss"])
+        assert torch.equal(out.d_m[g], lone[g]["d_m"])
+        for k in keys:
+            assert torch.equal(out.H[k][g], lone[g]["H"][k]), k
+            assert torch.equal(out.d_w[k][g], lone[g]["d_w"][k]), k
+            assert torch.equal(out.d_c[k][g], lone[g]["d_c"][k]), k
+    # and the seeds are not one another's copies: a batched step is not a broadcast of one seed
+    assert not torch.equal(out.d_w[keys[0]][0], out.d_w[keys[0]][1])
+
+
+def test_lockstep_runs_parties_in_turn_batches_every_call_and_keeps_each_rng():
+    order: list[tuple] = []
+    batches: list[dict] = []
+
+    def batched(requests):
+        batches.append(dict(requests))
+        return {i: r * 10 for i, r in requests.items()}
+
+    n = 3
+    lock = Lockstep(n, batched)
+    draws: dict[int, list[float]] = {}
+
+    def party(i: int, rounds: int) -> None:
+        lock.begin(i)
+        try:
+            torch.manual_seed(100 + i)
+            random.seed(100 + i)
+            mine = []
+            for r in range(rounds):
+                order.append((i, r))
+                mine.append(torch.rand(1).item() + random.random())
+                assert lock.call(i, i + r) == 10 * (i + r)
+            draws[i] = mine
+        finally:
+            lock.finish(i)
+
+    rounds = {0: 3, 1: 1, 2: 3}  # party 1 finishes early: the others go on without it
+    threads = [threading.Thread(target=party, args=(i, rounds[i])) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads)
+    assert order == [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1), (0, 2), (2, 2)]  # one at a time, in index order
+    assert [sorted(b) for b in batches] == [[0, 1, 2], [0, 2], [0, 2]]
+    for i in range(n):  # each party drew exactly what it draws alone
+        torch.manual_seed(100 + i)
+        random.seed(100 + i)
+        assert draws[i] == [torch.rand(1).item() + random.random() for _ in range(rounds[i])]
+
+
+def _specs(seeds, benchmark_seed_follows=False, **strategy):
+    from hippo_bench.resolve import plan_from
+
+    layer = {"strategy": "meta-hippo", "model": "mlp2", "benchmark": "split-patterns", "seeds": list(seeds),
+             "benchmark_params": {"n_classes": 8, "classes_per_exp": 2, "dim": 24, "train_per_class": 30,
+                                  "test_per_class": 10},
+             "model_params": {"hidden": [40, 30]}, "alpha_init": 0.1, **strategy}
+    plan = plan_from([("test", layer)])
+    member = plan.members[0]
+    out = []
+    for s in seeds:
+        p = dataclasses.replace(plan, benchmark_seed=s) if benchmark_seed_follows else plan
+        instance = p.build_instance(member)
+        out.append((p.spec(member, instance, s), instance))
+    return out
+
+
+def _rows(table: pd.DataFrame) -> pd.DataFrame:
+    keep = table[~table["metric"].map(is_machine_metric)]
+    return keep.drop(columns=PROVENANCE_COLUMNS).reset_index(drop=True)  # where, when and by which code
+
+
+@pytest.mark.parametrize("condition", ["both", "baseline"])
+def test_three_vectorised_seeds_record_the_rows_of_three_lone_runs(tmp_path, condition):
+    pairs = _specs([0, 1, 2], benchmark_seed_follows=True, condition=condition)
+    specs, instances = [p[0] for p in pairs], [p[1] for p in pairs]
+    from hippo_bench.runner import execute
+
+    lone = [execute(s, inst, tmp_path / "lone") for s, inst in zip(specs, instances)]
+    together = execute_seeds(specs, instances, tmp_path / "vec")
+    assert [o.status for o in together] == ["ok"] * 3
+    for a, b in zip(lone, together):
+        assert a.table["run_id"].iloc[0] == b.table["run_id"].iloc[0]
+        assert b.table["code_fingerprint"].iloc[0] != a.table["code_fingerprint"].iloc[0]  # made by other code
+        pd.testing.assert_frame_equal(_rows(a.table), _rows(b.table), check_exact=True)
+    accs = [float(o.table.query("metric == 'accuracy'")["value"].mean()) for o in together]
+    assert len(set(accs)) == 3  # three different runs, not one run three times
+    # a second call finds every seed's results and runs nothing
+    again = execute_seeds(specs, instances, tmp_path / "vec")
+    assert [o.status for o in again] == ["cached"] * 3
+    # results of lone runs count as done too (the lone path is the reference)
+    assert [o.status for o in execute_seeds(specs, instances, tmp_path / "lone")] == ["cached"] * 3
+
+
+def test_a_failing_seed_fails_alone_and_the_others_finish(tmp_path, monkeypatch):
+    from hippo_bench.strategies import meta_learning
+
+    pairs = _specs([0, 1, 2])
+    specs, instances = [p[0] for p in pairs], [p[1] for p in pairs]
+    original = meta_learning.OnlineMetaTemplate._outer_update
+
+    def nan_for_seed_1(self, **kwargs):
+        if getattr(self, "_fail", False):
+            self.model.inhibition.data.fill_(float("nan"))
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(meta_learning.OnlineMetaTemplate, "_outer_update", nan_for_seed_1)
+    from hippo_bench.strategies import vectorized
+
+    build = vectorized.VectorizedMetaHippo.build
+
+    def mark(self, ctx):
+        template = build(self, ctx)
+        template._fail = ctx.seed == 1
+        return template
+
+    monkeypatch.setattr(vectorized.VectorizedMetaHippo, "build", mark)
+    outcomes = execute_seeds(specs, instances, tmp_path)
+    assert [o.status for o in outcomes] == ["ok", "failed", "ok"]
+    assert "meta-loss is nan" in outcomes[1].error
+    assert (tmp_path / "failed" / f"{specs[1].run_id}.json").exists()
+
+
+def test_unsupported_configurations_say_why():
+    (spec, instance), = _specs([0])
+    assert unsupported_reason(spec, instance) is None
+    per_param = dataclasses.replace(spec, strategy_config=dataclasses.replace(spec.strategy_config,
+                                                                              per_parameter_lr=True))
+    assert "per-parameter" in unsupported_reason(per_param)
+    materialised = dataclasses.replace(spec, strategy_config=dataclasses.replace(spec.strategy_config,
+                                                                                 path="materialised"))
+    assert "materialised" in unsupported_reason(materialised)
+    from hippo_bench.strategies import strategies
+
+    naive = dataclasses.replace(spec, strategy=strategies.get("naive"))
+    assert "only meta-hippo" in unsupported_reason(naive)
+    with pytest.raises(ValueError, match="per-parameter"):
+        execute_seeds([per_param], [instance], None)
+
+
+def test_run_vectorize_seeds_on_an_unsupported_strategy_exits_2(run_cli, tiny_bench, tmp_path):
+    code, out, err = run_cli("run", "--strategy", "naive", *tiny_bench, "--seeds", "0", "1", "--vectorize-seeds",
+                             "--out", tmp_path)
+    assert code == 2
+    assert "--vectorize-seeds: only meta-hippo is vectorised over seeds (not naive)" in err
+    assert not list(tmp_path.glob("*.parquet"))
+
+
+def test_run_vectorize_seeds_writes_the_rows_of_lone_runs(run_cli, tiny_bench, tmp_path):
+    args = ["run", "--strategy", "meta-hippo", "--model", "mlp2", *tiny_bench, "--seeds", "0", "1"]
+    assert run_cli(*args, "--out", tmp_path / "lone")[0] == 0
+    code, out, err = run_cli(*args, "--vectorize-seeds", "--out", tmp_path / "vec")
+    assert code == 0, err
+    assert "as one batched model" in out
+    lone, vec = sorted((tmp_path / "lone").glob("*.parquet")), sorted((tmp_path / "vec").glob("*.parquet"))
+    assert [f.name for f in lone] == [f.name for f in vec] and len(vec) == 2
+    for a, b in zip(lone, vec):
+        pd.testing.assert_frame_equal(_rows(pd.read_parquet(a)), _rows(pd.read_parquet(b)), check_exact=True)
+
+
+def test_sweep_vectorize_seeds_batches_each_configurations_seeds(run_cli, tmp_path):
+    grid = {"base": {"strategy": "meta-hippo", "model": "mlp2", "benchmark": "split-patterns", "seeds": [0, 1, 2],
+                     "benchmark_params": {"n_classes": 4, "classes_per_exp": 2, "dim": 16, "train_per_class": 10,
+                                          "test_per_class": 5},
+                     "model_params": {"hidden": [20, 20]}},
+            "axes": {"condition": ["baseline", "both"]}}
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    code, out, err = run_cli("sweep", path, "--workers", 2, "--results", tmp_path / "vec", "--vectorize-seeds")
+    assert code == 0, err
+    assert "6 runs (2 batches of seeds trained together)" in out
+    code, out, err = run_cli("sweep", path, "--workers", 2, "--results", tmp_path / "lone")
+    assert code == 0, err
+    vec, lone = sorted((tmp_path / "vec").glob("*.parquet")), sorted((tmp_path / "lone").glob("*.parquet"))
+    assert [f.name for f in vec] == [f.name for f in lone] and len(vec) == 6
+    for a, b in zip(lone, vec):
+        pd.testing.assert_frame_equal(_rows(pd.read_parquet(a)), _rows(pd.read_parquet(b)), check_exact=True)
+    # results of either path count as done, for either way of sweeping
+    for extra in ([], ["--vectorize-seeds"]):
+        code, out, _ = run_cli("sweep", path, "--results", tmp_path / "vec", *extra)
+        assert code == 0 and "nothing to run" in out
+
+
+@pytest.mark.skipif(not (Path(os.environ.get("HIPPO_BENCH_DATA", "/nonexistent")) / "MNIST" / "raw").is_dir(),
+                    reason="HIPPO_BENCH_DATA holds no MNIST/raw: the seed's rotated-MNIST protocol needs it")
+def test_seed_protocol_three_seeds_vectorised_equal_lone_runs(tmp_path):
+    """The protocol the speed targets name (seed-rotated-mnist, MLP 2 x 200), shortened to 3 rotations."""
+    from hippo_bench.resolve import plan_from
+    from hippo_bench.runner import execute
+
+    plan = plan_from([("test", {"preset": "seed-rotated-mnist", "seeds": [0, 1, 2],
+                                "benchmark_params": {"n_tasks": 3}})])
+    member = plan.members[0]
+    instance = plan.build_instance(member)
+    specs = [plan.spec(member, instance, s) for s in plan.seeds]
+    lone = [execute(s, instance, None, checkpoints=False) for s in specs]
+    together = execute_seeds(specs, [instance] * 3, None, checkpoints=False)
+    for a, b in zip(lone, together):
+        pd.testing.assert_frame_equal(_rows(a.table), _rows(b.table), check_exact=True)
