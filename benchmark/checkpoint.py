@@ -131,11 +131,24 @@ def set_rng_state(state: dict) -> None:
 
 
 # ---------------------------------------------------------------- files
+def _own_storage(state: dict) -> dict:
+    """Tensors that are views into a larger array (vectorised seeds stack their weights) copied out.
+
+    ``torch.save`` writes a view's whole storage: one seed's checkpoint would hold every seed's weights.
+    """
+    out = {}
+    for name, t in state.items():
+        if isinstance(t, torch.Tensor) and t.untyped_storage().nbytes() > t.numel() * t.element_size():
+            t = t.clone()
+        out[name] = t
+    return out
+
+
 def save(out_dir: Path, run_id: str, fingerprint: str, template, progress: dict) -> Path:
     """Write the checkpoint of ``template`` after an experience; ``progress`` holds the runner's totals and rows."""
     state = {
         "format": FORMAT, "run_id": run_id, "fingerprint": fingerprint,
-        "model": template.model.state_dict(),
+        "model": _own_storage(template.model.state_dict()),
         "optimizer": template.optimizer.state_dict() if getattr(template, "optimizer", None) is not None else None,
         "clock": dict(vars(template.clock)) if hasattr(template, "clock") else {},
         "extra": {name: _value_state(getattr(template, name)) for name in extra_attributes(template) or ()},

@@ -10,7 +10,7 @@ mark, so "flat in stream length" is measured in child processes, one per
 stream length (``--rss-lengths``), each running meta-hippo on a rotated-MNIST
 stream of that many tasks.
 
-    make bench                                   # both protocols, seed 0, RSS at 20 and 100 tasks
+    make bench                                   # both protocols, seed 0, 10 vectorised seeds, RSS at 20 and 100 tasks
     python scripts/bench_speed.py --protocols seed-rotated-mnist --seeds 0 1 --rss-lengths
 
 The seed's code, on a 2-core machine, trains at a median 345 samples/s on the
@@ -34,6 +34,7 @@ SEED_CODE_SAMPLES_PER_S = {"seed-rotated-mnist": 345.0, "seed-dual-mnist": 41.0}
 # Issue 11's throughput targets (training samples/s of meta-hippo `both`, one seed, one process).
 TARGET_SAMPLES_PER_S = {"seed-rotated-mnist": 3500.0, "seed-dual-mnist": 600.0}
 TARGET_RUN_RATIO = 1.5  # training-only throughput / whole-run throughput
+TARGET_VECTORISED_SAMPLES_PER_S = 10000.0  # summed over 10 seeds trained as one batched model
 TARGET_RSS_MB = 1536.0
 
 
@@ -119,6 +120,57 @@ def throughput(protocols: list[str], seeds: list[int], alpha_init: float, thread
     return 0
 
 
+def vectorised(n_seeds: int, alpha_init: float, data_root, con) -> int:
+    """N seeds of meta-hippo ``both`` on the seed's rotated protocol: one after another, then as one batched model.
+
+    Both ways run in this process on the same stream, and every seed's rows
+    are checked to be identical. "Training" uses the protocol with one test
+    image per task, so that evaluation costs next to nothing; "whole run" is
+    the protocol itself (500 test images per task, evaluated after every task).
+    """
+    from hippo_bench.params import build_config
+    from hippo_bench.runner import RunSpec, execute
+    from hippo_bench.strategies.vectorized import execute_seeds
+    from hippo_bench.tasks import benchmarks
+    from hippo_bench.verify import compare_tables
+
+    preset, _, _, _ = _protocol("seed-rotated-mnist", data_root)
+    bench_cls = benchmarks.get(preset["benchmark"])
+    label, cls, cfg, mname, mcfg = _configs(preset, alpha_init)[0]
+    table = Table(title=f"Seeds vectorised: {n_seeds} seeds of {label} on seed-rotated-mnist, one after another "
+                        "and as one batched model (this process)", title_justify="left")
+    for col in ("what is timed", "samples", "one after another s", "batched s", "samples/s one after another",
+                "samples/s batched (sum over seeds)", "speed-up", "target (sum)", "rows identical"):
+        table.add_column(col, justify="left" if col == "what is timed" else "right")
+    from hippo_bench.data_root import resolve_data_root
+
+    for what, overrides in (("training (1 test image per task)", {"test_per_task": 1}),
+                            ("whole run (the protocol)", {})):
+        bench_cfg = build_config(bench_cls.Config, ("preset", {**preset["benchmark_params"], **overrides}))
+        instance = bench_cls(bench_cfg).build(0, resolve_data_root(data_root))
+        specs = [RunSpec(benchmark=preset["benchmark"], benchmark_config=bench_cfg, strategy=cls, strategy_config=cfg,
+                         model=mname, model_config=mcfg, seed=seed, train_mb_size=int(preset.get("batch_size", 5)))
+                 for seed in range(n_seeds)]
+        t0 = time.perf_counter()
+        lone = [execute(spec, instance, None, checkpoints=False) for spec in specs]
+        t1 = time.perf_counter()
+        together = execute_seeds(specs, [instance] * n_seeds, None, checkpoints=False)
+        t2 = time.perf_counter()
+        if any(o.status != "ok" for o in lone + together):
+            con.print(f"[red]a run failed: {[o.error for o in lone + together if o.error][:1]}")
+            return 1
+        same = all(compare_tables(a.table, b.table).max_diff == 0 for a, b in zip(lone, together))
+        samples = sum(float(o.table.loc[o.table["metric"] == "train_samples", "value"].iloc[0]) for o in lone)
+        target = TARGET_VECTORISED_SAMPLES_PER_S if what.startswith("training") else None
+        rate = samples / (t2 - t1)
+        table.add_row(what, f"{samples:,.0f}", f"{t1 - t0:.1f}", f"{t2 - t1:.1f}", f"{samples / (t1 - t0):,.0f}",
+                      f"{rate:,.0f}", f"{(t1 - t0) / (t2 - t1):.2f}",
+                      f"{target:,.0f} ({'met' if rate >= target else 'missed'})" if target else "",
+                      "yes" if same else "NO")
+    con.print(table)
+    return 0
+
+
 def rss_child(n_tasks: int, data_root) -> dict:
     """In a fresh process: meta-hippo on an n-task rotated stream (small test sets), its peak RSS."""
     from hippo_bench.params import build_config
@@ -138,7 +190,18 @@ def rss_child(n_tasks: int, data_root) -> dict:
     outcome = execute(spec, instance, None)
     if outcome.status != "ok":
         raise SystemExit(f"rss run failed: {outcome.error}")
-    return {"n_tasks": n_tasks, **_measure(outcome)}
+    # This process's own high-water mark: getrusage's ru_maxrss (the results file's peak_rss_mb) keeps, across
+    # exec, the resident size of the parent that forked it, which is the bench process after its other tables.
+    return {"n_tasks": n_tasks, **_measure(outcome), "rss": _vm_hwm_mb()}
+
+
+def _vm_hwm_mb() -> float:
+    """Peak resident memory of this process image (VmHWM, reset by exec), in MB; Linux only."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024.0
+    raise SystemExit("no VmHWM in /proc/self/status (the memory table needs Linux)")
 
 
 def memory(lengths: list[int], data_root, con) -> int:
@@ -174,6 +237,8 @@ def main(argv=None) -> int:
     ap.add_argument("--alpha-init", type=float, default=0.1)
     ap.add_argument("--rss-lengths", type=int, nargs="*", default=[20, 100],
                     help="stream lengths (tasks) for the memory table; none to skip it")
+    ap.add_argument("--vectorized-seeds", type=int, default=10,
+                    help="seeds for the vectorised-seeds table (0 to skip it)")
     ap.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--data-root")
     ap.add_argument("--threads", type=int, default=1)
@@ -184,6 +249,8 @@ def main(argv=None) -> int:
             print(json.dumps(rss_child(args.rss_child, args.data_root)))
             return 0
         code = throughput(args.protocols, args.seeds, args.alpha_init, args.threads, args.data_root, con)
+        if code == 0 and args.vectorized_seeds > 1:
+            code = vectorised(args.vectorized_seeds, args.alpha_init, args.data_root, con)
         if code == 0 and args.rss_lengths:
             code = memory(args.rss_lengths, args.data_root, con)
     except UserError as exc:

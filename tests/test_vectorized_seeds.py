@@ -210,6 +210,15 @@ def test_run_vectorize_seeds_on_an_unsupported_strategy_exits_2(run_cli, tiny_be
     assert not list(tmp_path.glob("*.parquet"))
 
 
+def test_a_vectorize_seeds_key_that_is_not_a_boolean_exits_2(run_cli, tiny_bench, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("vectorize_seeds: 'yes'\n")
+    code, out, err = run_cli("run", "--strategy", "meta-hippo", "--model", "mlp2", *tiny_bench, "--config", config,
+                             "--out", tmp_path)
+    assert code == 2 and "vectorize_seeds: expected true or false, got 'yes'" in err
+    assert not list(tmp_path.glob("*.parquet"))
+
+
 def test_run_vectorize_seeds_writes_the_rows_of_lone_runs(run_cli, tiny_bench, tmp_path):
     args = ["run", "--strategy", "meta-hippo", "--model", "mlp2", *tiny_bench, "--seeds", "0", "1"]
     assert run_cli(*args, "--out", tmp_path / "lone")[0] == 0
@@ -230,11 +239,16 @@ def test_sweep_vectorize_seeds_batches_each_configurations_seeds(run_cli, tmp_pa
             "axes": {"condition": ["baseline", "both"]}}
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump(grid))
-    code, out, err = run_cli("sweep", path, "--workers", 2, "--results", tmp_path / "vec", "--vectorize-seeds")
+    grid["base"]["vectorize_seeds"] = True  # the grid may ask for it instead of the flag
+    path.write_text(yaml.safe_dump(grid))
+    code, out, err = run_cli("sweep", path, "--workers", 2, "--results", tmp_path / "vec")
     assert code == 0, err
     assert "6 runs (2 batches of seeds trained together)" in out
+    del grid["base"]["vectorize_seeds"]
+    path.write_text(yaml.safe_dump(grid))
     code, out, err = run_cli("sweep", path, "--workers", 2, "--results", tmp_path / "lone")
     assert code == 0, err
+    assert "batches" not in out
     vec, lone = sorted((tmp_path / "vec").glob("*.parquet")), sorted((tmp_path / "lone").glob("*.parquet"))
     assert [f.name for f in vec] == [f.name for f in lone] and len(vec) == 6
     for a, b in zip(lone, vec):
@@ -261,3 +275,77 @@ def test_seed_protocol_three_seeds_vectorised_equal_lone_runs(tmp_path):
     together = execute_seeds(specs, [instance] * 3, None, checkpoints=False)
     for a, b in zip(lone, together):
         pd.testing.assert_frame_equal(_rows(a.table), _rows(b.table), check_exact=True)
+
+
+KILL_SEEDS = [3, 4, 5]
+
+
+def _kill_specs():
+    """meta-hippo on mlp2, 4 experiences of the tiny stream of test_resume, seeds KILL_SEEDS."""
+    from test_resume import TINY
+
+    from hippo_bench.models import models
+    from hippo_bench.runner import RunSpec
+    from hippo_bench.strategies import strategies
+    from hippo_bench.tasks import benchmarks
+
+    bench_cls = benchmarks.get("split-patterns")
+    config = bench_cls.Config(**TINY)
+    instance = bench_cls(config).build(0, None)
+    strategy = strategies.get("meta-hippo")
+    specs = [RunSpec(benchmark="split-patterns", benchmark_config=config, strategy=strategy,
+                     strategy_config=strategy.Config(buffer_size=8), model="mlp2",
+                     model_config=models.get("mlp2").Config(hidden=[20, 20]), seed=seed, train_mb_size=4)
+             for seed in KILL_SEEDS]
+    return specs, [instance] * len(specs)
+
+
+def killed_group(out: str) -> None:
+    """In a child process: the seeds batched; SIGKILL once the middle seed has saved its checkpoint before experience 2.
+
+    The first seed has then saved the same checkpoint, the last one only the one before experience 1.
+    """
+    import signal
+
+    from hippo_bench import checkpoint
+
+    real_save = checkpoint.save
+    middle = _kill_specs()[0][1].run_id
+
+    def save_then_die(out_dir, run_id, fingerprint, template, progress):
+        path = real_save(out_dir, run_id, fingerprint, template, progress)
+        if run_id == middle and progress["next_experience"] == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return path
+
+    checkpoint.save = save_then_die
+    specs, instances = _kill_specs()
+    execute_seeds(specs, instances, Path(out))
+
+
+def test_a_killed_group_resumes_each_seed_from_its_own_checkpoint_to_identical_rows(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from hippo_bench import checkpoint
+    from hippo_bench.runner import execute
+
+    specs, instances = _kill_specs()
+    lone = [execute(s, inst, tmp_path / "lone") for s, inst in zip(specs, instances)]
+    out = tmp_path / "killed"
+    here = Path(__file__).parent
+    child = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(here)!r}); import test_vectorized_seeds as t; "
+                               f"t.killed_group({str(out)!r})"], capture_output=True, text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    saved = [torch.load(checkpoint.path_of(out, s.run_id), weights_only=False) for s in specs]
+    assert [state["progress"]["next_experience"] for state in saved] == [2, 2, 1]  # seeds at different points
+    for spec, state in zip(specs, saved):  # each checkpoint holds its own seed's weights only
+        assert all(t.untyped_storage().nbytes() == t.numel() * t.element_size() for t in state["model"].values())
+    assert not list(out.glob("*.parquet"))
+    resumed = execute_seeds(specs, instances, out)
+    assert [o.status for o in resumed] == ["ok"] * 3
+    for a, b in zip(lone, resumed):
+        pd.testing.assert_frame_equal(_rows(a.table), _rows(b.table), check_exact=True)
+    assert not any(checkpoint.path_of(out, s.run_id).exists() for s in specs)

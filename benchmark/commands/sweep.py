@@ -30,7 +30,8 @@ def _parser() -> Parser:
     parser.add_argument("--dry-run", action="store_true", help="list the runs and how many exist; run nothing")
     parser.add_argument("--vectorize-seeds", action="store_true",
                         help="run the seeds of each configuration as one batched model in one worker (meta-hippo "
-                        "on a HippoNet; the rows are identical to running each seed alone)")
+                        "on a HippoNet; the rows are identical to running each seed alone); a grid's base may "
+                        "say vectorize_seeds: true instead")
     return parser
 
 
@@ -62,7 +63,7 @@ def main(argv: Sequence[str]) -> int:
         return 0
 
     jobs = plan.jobs()
-    batches = plan.batches(args.vectorize_seeds)
+    batches = plan.batches(args.vectorize_seeds or grid.base.get("vectorize_seeds") is True)
     labels = {r.run_id: f"[{r.point.label()}, seed {r.spec.seed}]" for r in plan.todo}
     workers = args.workers or (None if args.executor == "ray" else (os.cpu_count() or 1))
     shown = workers if workers else "cluster CPUs"
