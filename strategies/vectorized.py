@@ -73,7 +73,6 @@ class Lockstep:
         self._results: dict[int, Any] = {}
         self._rng: dict[int, tuple] = {}
         self._batched = batched
-        self.batched_calls = 0
 
     def begin(self, i: int) -> None:
         with self._lock:
@@ -118,7 +117,6 @@ class Lockstep:
                 results = self._batched(requests)
             except Exception as exc:  # noqa: BLE001 - every waiting run fails with it
                 results = {j: _Failure(exc) for j in requests}
-            self.batched_calls += 1
             self._results.update(results)
             self._turn = self._live[0]
         else:
@@ -149,9 +147,6 @@ class _SeedPath:
 
     def state_activity(self, x):
         return self.real.state_activity(x)
-
-    def meta_loss(self, x, y, t):
-        return self.real.meta_loss(x, y, t)
 
 
 class _SharedWeights:
