@@ -10,7 +10,15 @@ mark, so "flat in stream length" is measured in child processes, one per
 stream length (``--rss-lengths``), each running meta-hippo on a rotated-MNIST
 stream of that many tasks.
 
-    make bench                                   # both protocols, seed 0, 10 vectorised seeds, RSS at 20 and 100 tasks
+The work table (``--work``) says what the targets ask of this CPU: one
+meta-hippo run per protocol, with every ATen op counted and the FLOPs of
+the matrix products (mm, bmm, addmm, addr) summed, training and evaluation
+apart. Dividing by this process's best matrix-product speed, and adding
+the cost of the cheapest op once per dispatched op, gives the most samples
+per second any implementation with these products (and, for the second
+ceiling, this implementation's op count) could train at here.
+
+    make bench                                   # both protocols, seed 0, 10 vectorised seeds, RSS at 20 and 100 tasks, work
     python scripts/bench_speed.py --protocols seed-rotated-mnist --seeds 0 1 --rss-lengths
 
 The seed's code, on a 2-core machine, trains at a median 345 samples/s on the
@@ -27,6 +35,7 @@ import sys
 import time
 
 import pandas as pd
+import torch
 from rich.console import Console
 from rich.table import Table
 
@@ -224,6 +233,128 @@ def memory(lengths: list[int], data_root, con) -> int:
     return 0
 
 
+def _work_counter():
+    """A dispatch mode counting ATen ops and matrix-product FLOPs, apart for training and everything else."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import flop_registry
+
+    aten = torch.ops.aten
+
+    def outer_flops(out_shape) -> int:  # addr: one multiply-add per entry of the (out, in) matrix
+        return 2 * out_shape[0] * out_shape[1]
+
+    class WorkCounter(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.phase = "other"
+            self.ops = {"train": 0, "other": 0}
+            self.flops = {"train": 0, "other": 0}
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            self.ops[self.phase] += 1
+            packet = func.overloadpacket
+            if packet in (aten.addr, aten.addr_):
+                self.flops[self.phase] += outer_flops(out.shape)
+            elif packet in flop_registry:
+                self.flops[self.phase] += int(flop_registry[packet](*args, **kwargs, out_val=out))
+            return out
+
+    return WorkCounter()
+
+
+def _best_gemm_flops() -> float:
+    """The fastest matrix product of this process (FLOP/s): the best of a few shapes the protocols use."""
+    best = 0.0
+    for m, k, n in ((500, 784, 200), (50, 1000, 2000), (50, 200, 2000), (1000, 200, 200)):
+        a, b = torch.rand(m, k), torch.rand(k, n)
+        for _ in range(10):
+            a @ b
+        reps = max(5, int(2e9 / (2 * m * k * n)))
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = max(best, 2 * m * k * n * reps / (time.perf_counter() - t0))
+    return best
+
+
+def _cheapest_op_s() -> float:
+    """Seconds of the cheapest dispatched op here (a view, an in-place negation, a relu of one 200-unit row)."""
+    x = torch.rand(1, 200)
+    best = float("inf")
+    for op in (torch.Tensor.t, torch.Tensor.neg_, torch.relu):
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(2000):
+                op(x)
+            best = min(best, (time.perf_counter() - t0) / 2000)
+    return best
+
+
+def work(protocols: list[str], alpha_init: float, data_root, con) -> int:
+    """What the throughput targets ask of this CPU, from the work of one counted run per protocol."""
+    from unittest import mock
+
+    from avalanche.training.templates.base import BaseTemplate
+
+    from hippo_bench.runner import RunSpec, execute
+
+    torch.set_num_threads(1)
+    peak, op_s = _best_gemm_flops(), _cheapest_op_s()
+    table = Table(title=f"Work per training sample of meta-hippo (both), counted in one run per protocol; best "
+                        f"matrix product here {peak / 1e9:.0f} GFLOP/s, cheapest op {op_s * 1e6:.1f} us",
+                  title_justify="left")
+    for col in ("protocol", "train MFLOP/sample", "ATen ops/sample", "ceiling: FLOPs at best speed",
+                "ceiling: + cheapest op per op", "target train samples/s", "evaluation GFLOP/run",
+                f"least train/run at target (≤ {TARGET_RUN_RATIO})"):
+        table.add_column(col, justify="left" if col == "protocol" else "right")
+    vectorised_need = 0.0
+    for name in protocols:
+        preset, instance, bench_cfg, _ = _protocol(name, data_root)
+        label, cls, cfg, mname, mcfg = _configs(preset, alpha_init)[0]
+        spec = RunSpec(benchmark=preset["benchmark"], benchmark_config=bench_cfg, strategy=cls, strategy_config=cfg,
+                       model=mname, model_config=mcfg, seed=0, train_mb_size=int(preset.get("batch_size", 5)))
+        counter = _work_counter()
+        real_train = BaseTemplate.train
+
+        def counted_train(self, *args, **kwargs):
+            counter.phase = "train"
+            try:
+                return real_train(self, *args, **kwargs)
+            finally:
+                counter.phase = "other"
+
+        with mock.patch.object(BaseTemplate, "train", counted_train), counter:
+            outcome = execute(spec, instance, None, checkpoints=False)
+        if outcome.status != "ok":
+            con.print(f"[red]{name}: the counted run {outcome.status}: {outcome.error}")
+            return 1
+        t = outcome.table
+        samples = float(t.loc[t["metric"] == "train_samples", "value"].iloc[0])
+        flop_per_sample = counter.flops["train"] / samples
+        ops_per_sample = counter.ops["train"] / samples
+        arithmetic = peak / flop_per_sample
+        with_ops = 1.0 / (flop_per_sample / peak + ops_per_sample * op_s)
+        target = TARGET_SAMPLES_PER_S.get(name, float("nan"))
+        eval_s = counter.flops["other"] / peak  # evaluation and measures, at the best speed
+        least_ratio = 1.0 + eval_s / (samples / target)
+        verdict = lambda ok: "under the ceiling" if ok else "above the ceiling"  # noqa: E731
+        table.add_row(name, f"{flop_per_sample / 1e6:.1f}", f"{ops_per_sample:,.0f}",
+                      f"{arithmetic:,.0f}", f"{with_ops:,.0f}",
+                      f"{target:,.0f} ({verdict(with_ops >= target)})", f"{counter.flops['other'] / 1e9:.1f}",
+                      f"{least_ratio:.2f} ({verdict(least_ratio <= TARGET_RUN_RATIO)})")
+        if name == "seed-rotated-mnist":
+            vectorised_need = flop_per_sample * TARGET_VECTORISED_SAMPLES_PER_S
+    con.print(table)
+    if vectorised_need:
+        con.print(f"{TARGET_VECTORISED_SAMPLES_PER_S:,.0f} samples/s summed over vectorised seeds of seed-rotated-mnist "
+                  f"needs {vectorised_need / 1e9:.0f} GFLOP/s of matrix products from one core, sustained: "
+                  f"{vectorised_need / peak:.0%} of the best speed above (the inner loop's products are one "
+                  "sample wide).")
+    return 0
+
+
 def main(argv=None) -> int:
     from hippo_bench.cli import prepare_environment
 
@@ -239,6 +370,9 @@ def main(argv=None) -> int:
                     help="stream lengths (tasks) for the memory table; none to skip it")
     ap.add_argument("--vectorized-seeds", type=int, default=10,
                     help="seeds for the vectorised-seeds table (0 to skip it)")
+    ap.add_argument("--work", nargs="*", default=None,
+                    help="protocols for the work table (default: those of --protocols); --work with no "
+                         "protocol skips it")
     ap.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--data-root")
     ap.add_argument("--threads", type=int, default=1)
@@ -253,6 +387,9 @@ def main(argv=None) -> int:
             code = vectorised(args.vectorized_seeds, args.alpha_init, args.data_root, con)
         if code == 0 and args.rss_lengths:
             code = memory(args.rss_lengths, args.data_root, con)
+        work_protocols = args.protocols if args.work is None else args.work
+        if code == 0 and work_protocols:
+            code = work(work_protocols, args.alpha_init, args.data_root, con)
     except UserError as exc:
         con.print(f"[red]error:[/] {exc}")
         return 2

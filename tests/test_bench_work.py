@@ -1,0 +1,38 @@
+"""The work counter of ``make bench``: ATen ops and matrix-product FLOPs, training apart from the rest."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import torch
+
+from conftest import REPO
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_speed", REPO / "scripts" / "bench_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_counts_the_flops_of_products_and_outer_updates_by_phase():
+    a, b = torch.rand(3, 4), torch.rand(4, 5)
+    w, u, v = torch.zeros(5, 4), torch.rand(5), torch.rand(4)
+    counter = _bench()._work_counter()
+    with counter:
+        a @ b  # 2 * 3 * 4 * 5 = 120
+        counter.phase = "train"
+        w.addr_(u, v)  # 2 * 5 * 4 = 40
+        torch.bmm(torch.rand(2, 3, 4), torch.rand(2, 4, 5))  # rand, rand, bmm: 2 * 2 * 3 * 4 * 5 = 240
+        torch.relu(a)  # an op without FLOPs
+        counter.phase = "other"
+    assert counter.flops == {"train": 40 + 240, "other": 120}
+    assert counter.ops == {"train": 5, "other": 1}
+
+
+def test_the_ceilings_inputs_are_measured_not_assumed():
+    bench = _bench()
+    peak, op_s = bench._best_gemm_flops(), bench._cheapest_op_s()
+    assert 1e8 < peak < 1e13  # a CPU core's matrix product, in FLOP/s
+    assert 1e-8 < op_s < 1e-3  # one dispatched op, in seconds
