@@ -265,6 +265,21 @@ def vectorized_fingerprint(spec) -> str | None:
     return code_of(dataclasses.replace(spec, strategy=VectorizedMetaHippo))[0]
 
 
+def cached_state_of(path: Path | None, spec) -> tuple[str, object]:
+    """``runner.cached_state`` of ``spec``'s results file, where a result made by either path counts as current.
+
+    A seed's rows are bit for bit the same alone and vectorised, so a result
+    either path made with the current code is reused by ``run`` and
+    ``sweep``, with or without ``--vectorize-seeds``.
+    """
+    from hippo_bench.runner import cached_state, code_of
+
+    state, table = cached_state(path, code_of(spec)[0])
+    if state == "stale" and table["code_fingerprint"].iloc[0] == vectorized_fingerprint(spec):
+        state = "current"
+    return state, table
+
+
 def execute_seeds(specs: Sequence, instances: Sequence, out_dir: Path | None, *, force: bool = False,
                   reuse_stale: bool = False, checkpoints: bool = True) -> list:
     """Run the specs (one configuration, several seeds) as one batched model; one RunOutcome per spec.
@@ -273,7 +288,7 @@ def execute_seeds(specs: Sequence, instances: Sequence, out_dir: Path | None, *,
     single-seed one (its reference), is reused as ``execute`` would.
     """
     from hippo_bench.results import result_path, run_id_of
-    from hippo_bench.runner import RunOutcome, cached_state, code_of, execute, quiet_warnings
+    from hippo_bench.runner import RunOutcome, execute, quiet_warnings
 
     outcomes: list = [None] * len(specs)
     todo: list[int] = []
@@ -283,7 +298,7 @@ def execute_seeds(specs: Sequence, instances: Sequence, out_dir: Path | None, *,
             raise ValueError(f"cannot vectorise seeds: {reason}")
         if not force and out_dir is not None:
             path = result_path(out_dir, run_id_of(spec.identity()))
-            state, table = cached_state(path, code_of(spec)[0])
+            state, table = cached_state_of(path, spec)
             if state == "current":
                 outcomes[i] = RunOutcome(spec, "cached", table, path)
                 continue

@@ -231,6 +231,21 @@ def test_run_vectorize_seeds_writes_the_rows_of_lone_runs(run_cli, tiny_bench, t
         pd.testing.assert_frame_equal(_rows(pd.read_parquet(a)), _rows(pd.read_parquet(b)), check_exact=True)
 
 
+def test_run_reuses_results_made_either_way_with_or_without_the_flag(run_cli, tiny_bench, tmp_path):
+    args = ["run", "--strategy", "meta-hippo", "--model", "mlp2", *tiny_bench, "--seeds", "0", "1"]
+    for first, folder in ((["--vectorize-seeds"], tmp_path / "vec"), ([], tmp_path / "lone")):
+        assert run_cli(*args, *first, "--out", folder)[0] == 0
+        made = {f.name: f.stat().st_mtime_ns for f in folder.glob("*.parquet")}
+        assert len(made) == 2
+        for again in ([], ["--vectorize-seeds"]):
+            code, out, err = run_cli(*args, *again, "--out", folder)
+            assert code == 0, err
+            assert out.count("results exist") == 2, (first, again, out)
+        assert {f.name: f.stat().st_mtime_ns for f in folder.glob("*.parquet")} == made  # nothing rewritten
+    code, out, _ = run_cli(*args, "--force", "--out", tmp_path / "vec")
+    assert code == 0 and "results exist" not in out
+
+
 def test_sweep_vectorize_seeds_batches_each_configurations_seeds(run_cli, tmp_path):
     grid = {"base": {"strategy": "meta-hippo", "model": "mlp2", "benchmark": "split-patterns", "seeds": [0, 1, 2],
                      "benchmark_params": {"n_classes": 4, "classes_per_exp": 2, "dim": 16, "train_per_class": 10,

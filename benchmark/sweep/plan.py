@@ -25,16 +25,13 @@ class SweepPlan:
     @classmethod
     def of(cls, runs: list[SweepRun], out: Path) -> "SweepPlan":
         from hippo_bench.results import failure_path, result_path
-        from hippo_bench.runner import cached_state, code_of
-
-        from hippo_bench.strategies.vectorized import vectorized_fingerprint
+        from hippo_bench.runner import code_of
+        from hippo_bench.strategies.vectorized import cached_state_of
 
         states = {}
         for run in runs:
             path, fingerprint = result_path(out, run.run_id), code_of(run.spec)[0]
-            state, table = cached_state(path, fingerprint)
-            if state == "stale" and table["code_fingerprint"].iloc[0] == vectorized_fingerprint(run.spec):
-                state = "current"  # made by the vectorised path, which gives the same rows
+            state, _ = cached_state_of(path, run.spec)  # made alone or vectorised: the same rows
             if state == "absent" and _skipped_by(path, fingerprint):
                 state = "current"  # the strategy does not support this benchmark: asking again gives the same
             if state == "absent" and failure_path(out, run.run_id).exists():
