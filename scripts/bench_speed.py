@@ -292,6 +292,21 @@ def _cheapest_op_s() -> float:
     return best
 
 
+def ceilings(flops: dict, ops: dict, samples: float, peak: float, op_s: float, target: float) -> dict:
+    """The most training samples/s the counted work allows here, and the least train/run ratio at ``target``.
+
+    ``flops`` and ``ops`` are the counter's totals ("train", "other");
+    ``peak`` the best matrix-product speed (FLOP/s), ``op_s`` the cheapest
+    op's seconds. Training at ``target`` takes samples/target seconds; the
+    rest of the run (evaluations, measures) at least its FLOPs over peak.
+    """
+    flop_per_sample, ops_per_sample = flops["train"] / samples, ops["train"] / samples
+    return dict(flop_per_sample=flop_per_sample, ops_per_sample=ops_per_sample, target=target,
+                flops_only=peak / flop_per_sample,
+                with_ops=1.0 / (flop_per_sample / peak + ops_per_sample * op_s),
+                least_ratio=1.0 + (flops["other"] / peak) / (samples / target))
+
+
 def work(protocols: list[str], alpha_init: float, data_root, con) -> int:
     """What the throughput targets ask of this CPU, from the work of one counted run per protocol."""
     from unittest import mock
@@ -332,20 +347,15 @@ def work(protocols: list[str], alpha_init: float, data_root, con) -> int:
             return 1
         t = outcome.table
         samples = float(t.loc[t["metric"] == "train_samples", "value"].iloc[0])
-        flop_per_sample = counter.flops["train"] / samples
-        ops_per_sample = counter.ops["train"] / samples
-        arithmetic = peak / flop_per_sample
-        with_ops = 1.0 / (flop_per_sample / peak + ops_per_sample * op_s)
-        target = TARGET_SAMPLES_PER_S.get(name, float("nan"))
-        eval_s = counter.flops["other"] / peak  # evaluation and measures, at the best speed
-        least_ratio = 1.0 + eval_s / (samples / target)
+        c = ceilings(counter.flops, counter.ops, samples, peak, op_s, TARGET_SAMPLES_PER_S.get(name, float("nan")))
         verdict = lambda ok: "under the ceiling" if ok else "above the ceiling"  # noqa: E731
-        table.add_row(name, f"{flop_per_sample / 1e6:.1f}", f"{ops_per_sample:,.0f}",
-                      f"{arithmetic:,.0f}", f"{with_ops:,.0f}",
-                      f"{target:,.0f} ({verdict(with_ops >= target)})", f"{counter.flops['other'] / 1e9:.1f}",
-                      f"{least_ratio:.2f} ({verdict(least_ratio <= TARGET_RUN_RATIO)})")
+        table.add_row(name, f"{c['flop_per_sample'] / 1e6:.1f}", f"{c['ops_per_sample']:,.0f}",
+                      f"{c['flops_only']:,.0f}", f"{c['with_ops']:,.0f}",
+                      f"{c['target']:,.0f} ({verdict(c['with_ops'] >= c['target'])})",
+                      f"{counter.flops['other'] / 1e9:.1f}",
+                      f"{c['least_ratio']:.2f} ({verdict(c['least_ratio'] <= TARGET_RUN_RATIO)})")
         if name == "seed-rotated-mnist":
-            vectorised_need = flop_per_sample * TARGET_VECTORISED_SAMPLES_PER_S
+            vectorised_need = c["flop_per_sample"] * TARGET_VECTORISED_SAMPLES_PER_S
     con.print(table)
     if vectorised_need:
         con.print(f"{TARGET_VECTORISED_SAMPLES_PER_S:,.0f} samples/s summed over vectorised seeds of seed-rotated-mnist "

@@ -36,3 +36,12 @@ def test_the_ceilings_inputs_are_measured_not_assumed():
     peak, op_s = bench._best_gemm_flops(), bench._cheapest_op_s()
     assert 1e8 < peak < 1e13  # a CPU core's matrix product, in FLOP/s
     assert 1e-8 < op_s < 1e-3  # one dispatched op, in seconds
+
+
+def test_ceilings_on_hand_computed_work():
+    # 1,000 samples; 4 GFLOP and 100,000 ops of training, 2 GFLOP elsewhere; 10 GFLOP/s, 2 us per op
+    c = _bench().ceilings({"train": 4e9, "other": 2e9}, {"train": 100_000, "other": 7}, 1000.0, 1e10, 2e-6, 500.0)
+    assert c["flop_per_sample"] == 4e6 and c["ops_per_sample"] == 100.0
+    assert c["flops_only"] == 2500.0  # 1e10 / 4e6
+    assert abs(c["with_ops"] - 1.0 / (4e-4 + 2e-4)) < 1e-9  # 0.4 ms of FLOPs + 0.2 ms of ops per sample
+    assert c["least_ratio"] == 1.0 + 0.2 / 2.0  # evaluations 0.2 s beside 2 s of training at 500/s
