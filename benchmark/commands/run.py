@@ -129,7 +129,7 @@ def execute_plan(plan, first_instance=None) -> int:
         outcomes = []
         together = _vectorized(plan, specs, instance, con)
         for spec, done in zip(specs, together or [None] * len(specs)):
-            outcome = done or _made_vectorised(plan, spec) or execute(
+            outcome = done or _reusable(plan, spec) or execute(
                 spec, instance, plan.out, force=plan.force, reuse_stale=plan.reuse_stale, progress=RichProgress())
             if outcome.status == "cached":
                 con.print(f"seed {spec.seed}: results exist ({outcome.path}); reusing them (--force reruns)")
@@ -159,19 +159,17 @@ def execute_plan(plan, first_instance=None) -> int:
     return 0
 
 
-def _made_vectorised(plan, spec):
-    """A results file that --vectorize-seeds made with the current code is reused, as ``sweep`` does (same rows)."""
+def _reusable(plan, spec):
+    """An existing result the current code made, alone or with --vectorize-seeds (same rows), as ``sweep`` reuses."""
     if plan.force or plan.out is None:
         return None
     from hippo_bench.results import result_path, run_id_of
-    from hippo_bench.runner import RunOutcome, code_of
+    from hippo_bench.runner import RunOutcome
     from hippo_bench.strategies.vectorized import cached_state_of
 
     path = result_path(plan.out, run_id_of(spec.identity()))
     state, table = cached_state_of(path, spec)
-    if state != "current" or table["code_fingerprint"].iloc[0] == code_of(spec)[0]:
-        return None  # absent, stale, or made alone (``execute`` reuses that itself)
-    return RunOutcome(spec, "cached", table, path)
+    return RunOutcome(spec, "cached", table, path) if state == "current" else None
 
 
 def _vectorized(plan, specs, instance, con) -> list | None:
