@@ -1,6 +1,7 @@
 # The two commands of the README: `make run` and `make test`.
 # Both create .venv when it is missing and (re)install the project only when
-# pyproject.toml changed since the last install (the stamp file records it).
+# pyproject.toml or constraints.txt changed since the last install (the stamp file records it).
+# constraints.txt pins the libraries that compute numbers (torch, torchvision, numpy, avalanche-lib).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -23,8 +24,8 @@ endif
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[$(EXTRAS)]'
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -463,8 +463,8 @@ def run(strategy: str, benchmark: str | None = None, seeds: Iterable[int] = (0,)
     (README, "Results files"). A run that fails raises ``RuntimeError`` after
     the other seeds ran; a bad key is a ``TypeError``, a bad value a ``ValueError``.
     """
+    from hippo_bench.launch import run_specs
     from hippo_bench.resolve import plan_from
-    from hippo_bench.runner import execute
 
     if "out" in keys:
         raise TypeError("run(): out is a parameter of its own")
@@ -476,9 +476,10 @@ def run(strategy: str, benchmark: str | None = None, seeds: Iterable[int] = (0,)
     try:
         plan = plan_from([("run()", mapping)])
         for _member, instance, specs in plan.specs():
-            for spec in specs:
-                outcome = execute(spec, instance, Path(out) if out is not None else None, force=plan.force,
-                                  reuse_stale=plan.reuse_stale)
+            outcomes = run_specs(specs, [instance] * len(specs), Path(out) if out is not None else None,
+                                 force=plan.force, reuse_stale=plan.reuse_stale,
+                                 vectorize=bool(plan.vectorize_seeds and len(specs) > 1))
+            for spec, outcome in zip(specs, outcomes):
                 if outcome.table is not None:
                     tables.append(outcome.table)
                 if outcome.status == "failed":

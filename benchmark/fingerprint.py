@@ -1,17 +1,26 @@
-"""The fingerprint of the code that made a result, so a result is never reused after that code changed.
+"""The cache key of a result: a hash of the code that can change its numbers, not of that code's bytes.
 
 A run's numbers depend on the runner, its strategy, its benchmark and its
-model, and on everything those modules import from hippo_bench (followed
-statically through the import statements, including imports inside
-functions), plus the versions of torch, avalanche and numpy. The
-fingerprint hashes exactly that: changing meta-hippo's loop makes the
-meta-hippo results stale but not the EWC ones; changing a leaderboard
-renderer makes none stale.
+model, on everything those modules import from hippo_bench (followed
+statically through the import statements, imports inside functions too),
+and on the versions of torch, avalanche and numpy. The key hashes exactly
+that, with what cannot change a number taken out first (docs/DESIGN.md,
+"Results identity"):
 
-Modules that only read, present or orchestrate results (the CLI commands,
-reporting, the results file format, sweep scheduling) are listed in
-:data:`NOT_RESULT_CODE` and left out; anything not listed counts, so a new
-module is covered by default.
+- each source file is hashed as its syntax tree (:func:`normalized_source`),
+  so comments and formatting never count, and docstrings, help texts of
+  parameters and flags, component descriptions and references, and the
+  messages of raised errors are removed before hashing;
+- modules that only parse, present or orchestrate (the CLI, parameters and
+  their flags, registries, reporting, the results file format, sweeps) are
+  listed in :data:`NOT_RESULT_CODE` and left out; anything not listed
+  counts, so a new module is covered by default;
+- library versions are recorded without build tags (``2.14.1+cu130`` is
+  ``2.14.1``); ``constraints.txt`` pins them for ``make``.
+
+The key decides reuse only (:mod:`hippo_bench.currency`). What guards the
+numbers themselves is the golden runs (:mod:`hippo_bench.golden`), and what
+a published number belongs to is its release.
 """
 
 from __future__ import annotations
@@ -21,10 +30,13 @@ import functools
 import hashlib
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 PACKAGE = "hippo_bench"
 ROOT_MODULES = ("hippo_bench.runner",)
+# Version of the key's own recipe: bumped when normalisation changes, so old keys never match by accident.
+KEY_SCHEME = 2
 
 # Modules (and packages, with everything under them) that do not change the numbers a run records.
 NOT_RESULT_CODE = (
@@ -32,12 +44,16 @@ NOT_RESULT_CODE = (
     "hippo_bench.metrics", "hippo_bench.fingerprint", "hippo_bench.resolve", "hippo_bench.presets",
     "hippo_bench.errors", "hippo_bench.data_root", "hippo_bench.data.download", "hippo_bench.verify",
     "hippo_bench.sweep", "hippo_bench.api", "hippo_bench.plotting", "hippo_bench.experiments",
-    "hippo_bench.checkpoint", "hippo_bench.__main__",
+    "hippo_bench.checkpoint", "hippo_bench.__main__", "hippo_bench.params", "hippo_bench.registry",
+    "hippo_bench.progress", "hippo_bench.currency", "hippo_bench.release", "hippo_bench.golden",
+    "hippo_bench.launch",
 )
 
+# Package __init__ modules that hold a registry (or the lazy public API), not computation.
+NOT_RESULT_EXACT = frozenset({PACKAGE, "hippo_bench.strategies", "hippo_bench.tasks", "hippo_bench.models"})
 
-# The top-level package itself: its __init__ holds the version and the lazy public API only.
-NOT_RESULT_EXACT = frozenset({PACKAGE})
+# Class attributes that only describe a component to people (hippo-bench list, captions, docs).
+PRESENTATION_ATTRIBUTES = frozenset({"description", "references", "acc_meaning"})
 
 
 def _excluded(module: str) -> bool:
@@ -45,7 +61,7 @@ def _excluded(module: str) -> bool:
 
 
 @functools.lru_cache(maxsize=None)
-def _origin(module: str) -> str | None:
+def source_of(module: str) -> str | None:
     """The source file of a module, or None when it is not a Python source module."""
     try:
         spec = importlib.util.find_spec(module)
@@ -94,7 +110,7 @@ def closure(roots: tuple[str, ...]) -> dict[str, str]:
         module = todo.pop()
         if module in out:
             continue
-        path = _origin(module)
+        path = source_of(module)
         if path is None or (module not in roots and _excluded(module)):
             continue
         out[module] = path
@@ -104,12 +120,74 @@ def closure(roots: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+# ------------------------------------------------------------ normalisation
+def _is_text(node: ast.AST | None) -> bool:
+    return isinstance(node, (ast.Constant, ast.JoinedStr)) and (
+        not isinstance(node, ast.Constant) or isinstance(node.value, str))
+
+
+class _Presentation(ast.NodeTransformer):
+    """Removes what only people read: docstrings and other bare strings, help texts, descriptions, error messages."""
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        node = super().generic_visit(node)
+        for field in ("body", "orelse", "finalbody"):
+            stmts = getattr(node, field, None)
+            if isinstance(stmts, list) and stmts and all(isinstance(s, ast.stmt) for s in stmts):
+                kept = [s for s in stmts if not (isinstance(s, ast.Expr) and _is_text(s.value))]
+                setattr(node, field, kept or ([ast.Pass()] if field == "body" else []))
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        node.body = [s for s in node.body if not _assigns_presentation(s)]
+        return self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        node.keywords = [k for k in node.keywords if not (k.arg == "help" and _is_text(k.value))]
+        if _called_name(node) == "param" and len(node.args) >= 2 and _is_text(node.args[1]):
+            node.args = [node.args[0], *node.args[2:]]  # param(default, "help text", ...)
+        return self.generic_visit(node)
+
+    def visit_Raise(self, node: ast.Raise) -> ast.AST:
+        if isinstance(node.exc, ast.Call):  # the message of an error: a raised run fails, whatever it says
+            node.exc.args, node.exc.keywords = [], []
+        return node
+
+
+def _called_name(call: ast.Call) -> str:
+    f = call.func
+    return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+
+
+def _assigns_presentation(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, ast.AnnAssign):
+        targets = [stmt.target]
+    else:
+        return False
+    return all(isinstance(t, ast.Name) and t.id in PRESENTATION_ATTRIBUTES for t in targets)
+
+
+def normalized_source(text: str, filename: str = "<source>") -> str:
+    """The parts of a module's source that can change a number, as a canonical dump of its syntax tree."""
+    tree = _Presentation().visit(ast.parse(text, filename=filename))
+    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
 @functools.lru_cache(maxsize=None)
 def _file_hash(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    text = Path(path).read_text(encoding="utf-8")
+    return hashlib.sha256(normalized_source(text, path).encode()).hexdigest()[:12]
+
+
+def release_version(version: str) -> str:
+    """A library version without its local build tag (``2.14.1+cu130`` -> ``2.14.1``)."""
+    return re.split(r"[+]", str(version), maxsplit=1)[0]
 
 
 def library_versions() -> dict[str, str]:
+    """torch, avalanche and numpy versions, build tags left out (a CPU build and a CUDA build compute alike here)."""
     import numpy
     import torch
 
@@ -118,24 +196,33 @@ def library_versions() -> dict[str, str]:
         av = avalanche.__version__
     except Exception:  # pragma: no cover - avalanche is a dependency
         av = ""
-    return {"torch": torch.__version__, "avalanche": av, "numpy": numpy.__version__}
+    return {"torch": release_version(torch.__version__), "avalanche": release_version(av),
+            "numpy": release_version(numpy.__version__)}
 
 
 def code_files(*component_modules: str) -> dict[str, str]:
-    """Module -> short content hash of every source file a run of these components depends on."""
+    """Module -> short hash of the normalised source of every file a run of these components depends on."""
     return {m: _file_hash(p) for m, p in sorted(closure(ROOT_MODULES + tuple(component_modules)).items())}
 
 
 def fingerprint_of(files: dict[str, str], versions: dict[str, str]) -> str:
-    text = json.dumps({"files": files, "versions": versions}, sort_keys=True, separators=(",", ":"))
+    text = json.dumps({"files": files, "versions": versions, "scheme": KEY_SCHEME}, sort_keys=True,
+                      separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def component_modules(strategy_cls: type, benchmark_cls: type, model_cls: type) -> tuple[str, ...]:
+    """The modules a run of these components starts from, with any other path a strategy's runs may take."""
+    also = tuple(vars(strategy_cls).get("also_made_by", ()))  # its own declaration: subclasses may not share it
+    return (strategy_cls.__module__, benchmark_cls.__module__, model_cls.__module__, *also)
+
+
 def code_identity(strategy_cls: type, benchmark_cls: type, model_cls: type) -> tuple[str, str]:
-    """(fingerprint, JSON of module -> file hash and library versions) of a run's code."""
-    files = code_files(strategy_cls.__module__, benchmark_cls.__module__, model_cls.__module__)
+    """(fingerprint, JSON of module -> normalised-source hash and library versions) of a run's code."""
+    files = code_files(*component_modules(strategy_cls, benchmark_cls, model_cls))
     versions = library_versions()
-    detail = json.dumps({"files": files, "versions": versions}, sort_keys=True, separators=(",", ":"))
+    detail = json.dumps({"files": files, "versions": versions, "scheme": KEY_SCHEME}, sort_keys=True,
+                        separators=(",", ":"))
     return fingerprint_of(files, versions), detail
 
 
@@ -143,7 +230,7 @@ def clear_caches() -> None:
     """Forget file hashes read so far (tests that edit source files call this)."""
     _file_hash.cache_clear()
     _imports.cache_clear()
-    _origin.cache_clear()
+    source_of.cache_clear()
 
 
 def changed_files(old_detail: str, new_detail: str) -> list[str]:
@@ -153,6 +240,8 @@ def changed_files(old_detail: str, new_detail: str) -> list[str]:
     except ValueError:
         return ["(unreadable code record)"]
     out = []
+    if old.get("scheme", 1) != new.get("scheme", 1):
+        out.append(f"key scheme {old.get('scheme', 1)} -> {new.get('scheme', 1)}")
     of, nf = old.get("files", {}), new.get("files", {})
     for m in sorted(set(of) | set(nf)):
         if of.get(m) != nf.get(m):

@@ -35,9 +35,12 @@ IDENTITY_COLUMNS = [
     "strategy", "strategy_params", "model", "model_params", "seed", "epochs", "train_mb_size",
     "preset", "hippo_bench_version",
 ]
+# hippo_bench_version is the release (or development version) that made the run: shown with the identity, but
+# not part of run_id or config_id, so a release regenerates a configuration's file in place.
+RELEASE_COLUMN = "hippo_bench_version"
 PROVENANCE_COLUMNS = ["code_fingerprint", "code_files", "torch_version", "avalanche_version", "numpy_version",
                       "python_version", "platform", "host", "git_commit", "git_dirty", "created_at"]
-# Provenance is compared by fingerprint only: the rest says where and when a run was made.
+# Provenance is compared by code key only: the rest says where and when a run was made.
 COLUMNS = IDENTITY_COLUMNS + PROVENANCE_COLUMNS + ROW_COLUMNS
 
 
@@ -48,14 +51,28 @@ def canonical_json(obj: Any) -> str:
 def run_identity(*, benchmark: str, benchmark_params: dict, benchmark_seed: int, strategy: str,
                  strategy_params: dict, model: str, model_params: dict, seed: int, epochs: int,
                  train_mb_size: int, preset: str = "") -> dict:
-    """The resolved configuration that names a run (its hash is the run_id)."""
+    """The resolved configuration that names a run (its hash is the run_id); the release is not part of it."""
     return {
         "benchmark": benchmark, "benchmark_params": canonical_json(benchmark_params),
         "benchmark_seed": int(benchmark_seed), "strategy": strategy,
         "strategy_params": canonical_json(strategy_params), "model": model,
         "model_params": canonical_json(model_params), "seed": int(seed), "epochs": int(epochs),
-        "train_mb_size": int(train_mb_size), "preset": preset, "hippo_bench_version": __version__,
+        "train_mb_size": int(train_mb_size), "preset": preset,
     }
+
+
+IDENTITY_KEYS = ("benchmark", "benchmark_params", "benchmark_seed", "strategy", "strategy_params", "model",
+                 "model_params", "seed", "epochs", "train_mb_size", "preset")
+
+
+def identity_of_row(first) -> dict:
+    """The identity a stored row names (its columns), as :func:`run_identity` builds it now."""
+    return run_identity(
+        benchmark=str(first["benchmark"]), benchmark_params=json.loads(first["benchmark_params"] or "{}"),
+        benchmark_seed=int(first["benchmark_seed"]), strategy=str(first["strategy"]),
+        strategy_params=json.loads(first["strategy_params"] or "{}"), model=str(first["model"]),
+        model_params=json.loads(first["model_params"] or "{}"), seed=int(first["seed"]), epochs=int(first["epochs"]),
+        train_mb_size=int(first["train_mb_size"]), preset=str(first.get("preset", "") or ""))
 
 
 def _hash(d: dict) -> str:
@@ -79,13 +96,13 @@ SOURCE_DIRS = ("benchmark", "strategies", "models", "pyproject.toml")
 
 def code_paths(code_detail: str) -> list[str]:
     """Source files of the modules a run's code record names (see hippo_bench.fingerprint.code_identity)."""
-    from hippo_bench.fingerprint import _origin
+    from hippo_bench.fingerprint import source_of
 
     try:
         modules = json.loads(code_detail or "{}").get("files", {})
     except ValueError:
         return []
-    return sorted(p for p in (_origin(m) for m in modules) if p)
+    return sorted(p for p in (source_of(m) for m in modules) if p)
 
 
 def git_state(paths: list[str] | None = None) -> tuple[str, str]:
@@ -142,7 +159,7 @@ def make_table(identity: dict, rows: Iterable[dict], *, status: str = "ok", note
     for col in ("entity", "group", "lesion", "metric"):
         body[col] = body[col].fillna("").astype(str)
     head = {**identity, "run_id": run_id_of(identity), "config_id": config_id_of(identity),
-            "status": status, "note": note, **provenance(code), **(prov or {})}
+            "status": status, "note": note, RELEASE_COLUMN: __version__, **provenance(code), **(prov or {})}
     for col in IDENTITY_COLUMNS + PROVENANCE_COLUMNS:
         body[col] = head.get(col, "")
     return body[COLUMNS]
@@ -187,7 +204,8 @@ def record_failure(out_dir: Path, identity: dict, error: str, code: tuple[str, s
     """A failed run is recorded as JSON beside the results, never as a partial parquet."""
     path = failure_path(out_dir, run_id_of(identity))
     prov = {k: v for k, v in provenance(code).items() if k != "code_files"}
-    atomic_write_text(json.dumps({**identity, "run_id": run_id_of(identity), "status": "failed",
+    atomic_write_text(json.dumps({**identity, "run_id": run_id_of(identity), RELEASE_COLUMN: __version__,
+                                  "status": "failed",
                                   "error": error, **prov}, indent=2, sort_keys=True), path)
     return path
 

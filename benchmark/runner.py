@@ -16,35 +16,23 @@ import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 import torch
 
 from hippo_bench import checkpoint
+from hippo_bench.currency import code_key
 from hippo_bench.tensor_batches import cache_eval_batches
 from hippo_bench.errors import MetaLossError, UserError
 from hippo_bench.params import as_dict
+from hippo_bench.progress import NoProgress, Progress
 from hippo_bench.recording import Recorder
 from hippo_bench.results import (atomic_write_parquet, failure_path, make_table, record_failure,
                                  result_path, run_id_of, run_identity)
 from hippo_bench.seeding import seed_everything
 from hippo_bench.strategies.base import Strategy, StrategyContext, silent_evaluator
 from hippo_bench.tasks.base import BenchmarkInstance, Measure
-
-
-class Progress(Protocol):
-    def start_run(self, label: str, n_experiences: int) -> None: ...
-    def start_experience(self, k: int, n_samples: int) -> None: ...
-    def advance(self, n: int) -> None: ...
-    def end_run(self) -> None: ...
-
-
-class NoProgress:
-    def start_run(self, label, n_experiences): pass
-    def start_experience(self, k, n_samples): pass
-    def advance(self, n): pass
-    def end_run(self): pass
 
 
 @dataclasses.dataclass
@@ -118,47 +106,21 @@ def build_instance(bench_cls: type, bench_config: Any, benchmark_seed: int, data
     return bench_cls(bench_config).build(benchmark_seed, data_root)
 
 
-def code_of(spec: RunSpec) -> tuple[str, str]:
-    """(fingerprint, detail) of the code a run of ``spec`` depends on (hippo_bench.fingerprint)."""
-    from hippo_bench.fingerprint import code_identity
-    from hippo_bench.models import models
-    from hippo_bench.tasks import benchmarks
+def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *, progress: Progress | None = None,
+            checkpoints: bool = True) -> RunOutcome:
+    """Run one configuration (resuming its checkpoint, if any) and write its tidy table atomically.
 
-    return code_identity(spec.strategy, benchmarks.get(spec.benchmark), models.get(spec.model))
-
-
-def cached_state(path: Path | None, fingerprint: str) -> tuple[str, pd.DataFrame | None]:
-    """("current" | "stale" | "absent", table) of an existing results file for this code."""
-    if path is None or not path.exists():
-        return "absent", None
-    table = _read_cached(path)
-    if table is None or not (table["status"] == "ok").all():
-        return "absent", None
-    stored = table["code_fingerprint"].iloc[0] if "code_fingerprint" in table.columns else ""
-    return ("current" if stored == fingerprint else "stale"), table
-
-
-def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *, force: bool = False,
-            reuse_stale: bool = False, progress: Progress | None = None, checkpoints: bool = True) -> RunOutcome:
-    """Run (or reuse) one configuration and write its tidy table atomically.
-
-    A results file is reused only when it was made by the same code (its
-    ``code_fingerprint`` matches, see hippo_bench.fingerprint); one made by
-    other code is rerun, or with ``reuse_stale`` returned as ``stale``.
-    A user error (bad parameters) propagates. Any other exception makes the
-    run ``failed``: recorded as JSON under ``<out>/failed/``, no parquet.
+    Whether a run is needed at all is decided before, by the one entry point
+    (:func:`hippo_bench.launch.run_specs`, with the rule of
+    :mod:`hippo_bench.currency`). A user error (bad parameters) propagates.
+    Any other exception makes the run ``failed``: recorded as JSON under
+    ``<out>/failed/``, no parquet.
     """
     progress = progress or NoProgress()
     identity = spec.identity()
     run_id = run_id_of(identity)
     path = result_path(out_dir, run_id) if out_dir is not None else None
-    code = code_of(spec)
-    if not force:
-        state, table = cached_state(path, code[0])
-        if state == "current":
-            return RunOutcome(spec, "cached", table, path)
-        if state == "stale" and reuse_stale:
-            return RunOutcome(spec, "stale", table, path)
+    code = code_key(spec)
 
     strategy = spec.strategy(spec.strategy_config)
     reason = strategy.unsupported_reason(instance)
@@ -191,14 +153,6 @@ def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *,
             stale.unlink()
         checkpoint.clear(out_dir, run_id)
     return RunOutcome(spec, "ok", table, path)
-
-
-def _read_cached(path: Path) -> pd.DataFrame | None:
-    """An existing results file, or None when it cannot be read (it is then rerun)."""
-    try:
-        return pd.read_parquet(path)
-    except Exception:  # noqa: BLE001 - any unreadable file just means "run again"
-        return None
 
 
 def _failed(spec: RunSpec, identity: dict, out_dir: Path | None, exc: Exception, what: str = "",

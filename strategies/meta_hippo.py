@@ -56,6 +56,8 @@ class MetaHippo(Strategy):
     scenarios = ALL_KINDS
     models = HIPPO_MODELS
     default_batch_size = 5
+    # Its seeds may also be trained batched (--vectorize-seeds): that path's code is part of every run's key.
+    also_made_by = ("hippo_bench.strategies.vectorized",)
 
     @dataclasses.dataclass
     class Config:

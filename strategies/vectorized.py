@@ -9,10 +9,11 @@ RNG state, until it reaches its next meta-step; when every live run has
 reached it, the meta-steps of all of them are computed as one batched
 model (:class:`hippo_bench.models.hippo_net_stack.NetStack`) and the runs
 resume in order. Everything a seed draws, records and evaluates is
-therefore what it would draw, record and evaluate alone; the batched
-products round differently from single ones, so rows agree with a run of
-the same seed alone to float tolerance (a test checks 3 seeds), and the
-results carry the fingerprint of this module too.
+therefore what it would draw, record and evaluate alone; a batched product
+is used only where it rounds as the lone ones do, so rows are bit for bit
+those of the seed alone (tests check 3 seeds), and a result made either way
+has the same code key: meta-hippo declares this module among the code its
+runs may take (``also_made_by``).
 
 Supported: meta-hippo itself (not its subclasses) on a HippoNet with one
 step size per projection (the low-rank path), under plain cross-entropy.
@@ -205,7 +206,12 @@ def _meta_steps(shared: _SharedWeights, requests: dict[int, tuple]) -> dict[int,
 
 
 class VectorizedMetaHippo(MetaHippo):
-    """meta-hippo whose template, when built inside a :class:`Lockstep` party, takes batched meta-steps."""
+    """meta-hippo whose template, when built inside a :class:`Lockstep` party, takes batched meta-steps.
+
+    Its runs are meta-hippo's runs (``runs_as``): same rows, same code key.
+    """
+
+    runs_as = "meta-hippo"
 
     def build(self, ctx):
         template = super().build(ctx)
@@ -256,53 +262,20 @@ def unsupported_reason(spec, instance=None) -> str | None:
     return None
 
 
-def vectorized_fingerprint(spec) -> str | None:
-    """The code fingerprint that results of ``spec`` made by this path carry (None where it does not apply)."""
-    if unsupported_reason(spec):
-        return None
-    from hippo_bench.runner import code_of
-
-    return code_of(dataclasses.replace(spec, strategy=VectorizedMetaHippo))[0]
-
-
-def cached_state_of(path: Path | None, spec) -> tuple[str, object]:
-    """``runner.cached_state`` of ``spec``'s results file, where a result made by either path counts as current.
-
-    A seed's rows are bit for bit the same alone and vectorised, so a result
-    either path made with the current code is reused by ``run`` and
-    ``sweep``, with or without ``--vectorize-seeds``.
-    """
-    from hippo_bench.runner import cached_state, code_of
-
-    state, table = cached_state(path, code_of(spec)[0])
-    if state == "stale" and table["code_fingerprint"].iloc[0] == vectorized_fingerprint(spec):
-        state = "current"
-    return state, table
-
-
-def execute_seeds(specs: Sequence, instances: Sequence, out_dir: Path | None, *, force: bool = False,
-                  reuse_stale: bool = False, checkpoints: bool = True) -> list:
+def execute_seeds(specs: Sequence, instances: Sequence, out_dir: Path | None, *, checkpoints: bool = True) -> list:
     """Run the specs (one configuration, several seeds) as one batched model; one RunOutcome per spec.
 
-    A seed whose results exist, made either by this path or by the
-    single-seed one (its reference), is reused as ``execute`` would.
+    Every spec is run: which results already exist is decided before, by
+    :func:`hippo_bench.launch.run_specs`.
     """
-    from hippo_bench.results import result_path, run_id_of
-    from hippo_bench.runner import RunOutcome, execute, quiet_warnings
+    from hippo_bench.runner import execute, quiet_warnings
 
     outcomes: list = [None] * len(specs)
-    todo: list[int] = []
     for i, spec in enumerate(specs):
         reason = unsupported_reason(spec, instances[i])
         if reason:
             raise ValueError(f"cannot vectorise seeds: {reason}")
-        if not force and out_dir is not None:
-            path = result_path(out_dir, run_id_of(spec.identity()))
-            state, table = cached_state_of(path, spec)
-            if state == "current":
-                outcomes[i] = RunOutcome(spec, "cached", table, path)
-                continue
-        todo.append(i)
+    todo = list(range(len(specs)))
     if not todo:
         return outcomes
 
@@ -316,8 +289,7 @@ def execute_seeds(specs: Sequence, instances: Sequence, out_dir: Path | None, *,
         try:
             lockstep.begin(slot)
             vspec = dataclasses.replace(specs[i], strategy=VectorizedMetaHippo)
-            outcome = execute(vspec, instances[i], out_dir, force=force, reuse_stale=reuse_stale,
-                              checkpoints=checkpoints)
+            outcome = execute(vspec, instances[i], out_dir, checkpoints=checkpoints)
             outcomes[i] = dataclasses.replace(outcome, spec=specs[i])
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             errors[i] = exc

@@ -54,17 +54,24 @@ def current_code(ident: dict) -> str:
                          models.get(ident["model"]))[0]
 
 
-def test_stale_matches_fail_the_check(tmp_path, run_cli):
+def test_matches_made_by_an_older_release_fail_the_check_and_other_code_keys_do_not(tmp_path, run_cli):
+    import pandas as pd
+
     config = target("lamaml-rotated").configuration()
     write_run(tmp_path, 0, [[0.9, 0.1], [0.8, 0.75]], config)
     (path,) = tmp_path.glob("*.parquet")
-    import pandas as pd
-
     table = pd.read_parquet(path)
-    table["code_fingerprint"] = "0000000000000000"  # made by some other code
+    table["code_fingerprint"] = "0000000000000000"  # a reuse key of other code: says nothing about the release
     table.to_parquet(path, index=False)
     (c,) = compare(load_results(tmp_path), [target("lamaml-rotated")])
-    assert c.status == "met" and c.stale
+    assert c.status == "met" and not c.older_release
+    table["hippo_bench_version"] = "0.0.1"  # made by a release older than the code
+    table.to_parquet(path, index=False)
+    (c,) = compare(load_results(tmp_path), [target("lamaml-rotated")])
+    assert c.status == "met" and c.older_release
+    code, out, _ = run_cli("leaderboard", "check", "--results", tmp_path, "--allow-missing")
+    assert code == 1
+    assert "1 of 1 runs" in out and "release 0.0.1, older than this code" in out
 
 
 def test_packaged_targets_name_presets_and_strategies_that_exist_and_resolve():

@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import REPO, read_runs, tracked
+from conftest import REPO, read_runs
 from hippo_bench.fingerprint import changed_files, clear_caches, closure
 from hippo_bench.results import code_paths, git_state
 
@@ -45,15 +45,20 @@ def plain_strategy(tmp_path, monkeypatch, fresh_strategy_registry):
     clear_caches()
 
 
-def test_editing_a_source_file_the_run_depends_on_makes_the_cached_result_stale(plain_strategy, run_cli,
-                                                                                  tiny_bench, tmp_path):
+def test_editing_code_the_run_depends_on_makes_the_cached_result_stale_but_a_comment_does_not(
+        plain_strategy, run_cli, tiny_bench, tmp_path):
     out = tmp_path / "results"
     code, text, _ = run_cli("run", "--strategy", "plain", "--out", out, *tiny_bench)
     assert code == 0
     first = read_runs(out)
     code, text, _ = run_cli("run", "--strategy", "plain", "--out", out, *tiny_bench)
     assert "reusing them" in text  # same code: cached
-    plain_strategy.write_text(PLUGIN + "\n# an edit that changes the file's hash\n")
+    words = PLUGIN.replace('"fine-tuning, as', '"plain fine-tuning, as').replace('"learning rate"', '"step size"')
+    plain_strategy.write_text(words + "\n# a comment\n")  # description, help text, comment: no number changes
+    clear_caches()
+    code, text, _ = run_cli("run", "--strategy", "plain", "--out", out, *tiny_bench)
+    assert "reusing them" in text
+    plain_strategy.write_text(PLUGIN.replace("self.config.lr)", "self.config.lr * 1.0)"))  # code, though equal
     clear_caches()
     code, text, _ = run_cli("run", "--strategy", "plain", "--out", out, "--reuse-stale", *tiny_bench)
     assert code == 0 and "marked stale" in text  # other code, reused only because asked
@@ -124,31 +129,6 @@ def test_preset_is_part_of_the_run_identity():
                 model_params={}, seed=0, epochs=1, train_mb_size=5)
     a, b = run_identity(**base, preset=""), run_identity(**base, preset="p")
     assert run_id_of(a) != run_id_of(b) and config_id_of(a) != config_id_of(b)
-
-
-def test_verify_reproduces_a_sample_of_the_committed_results(tmp_path, run_cli):
-    """Staleness cannot creep back: a few fast committed runs are rerun and must match row for row."""
-    import shutil
-
-    files = tracked("results/*.parquet")
-    if not files:
-        pytest.skip("no committed results")
-    fast = []
-    for rel in files:
-        table = pd.read_parquet(REPO / rel)
-        wall = table.loc[table["metric"] == "wall_time_s", "value"]
-        if len(wall) and float(wall.iloc[0]) < 10.0 and table["benchmark"].iloc[0] in ("split-patterns", "cls-pairs",
-                                                                                     "cls-inference"):
-            fast.append(rel)
-    assert fast, "no fast committed runs to verify"
-    sample = tmp_path / "results"
-    sample.mkdir()
-    step = max(1, len(fast) // 4)
-    for rel in fast[::step][:4]:
-        shutil.copy(REPO / rel, sample)
-    code, out, err = run_cli("verify", "--results", sample)
-    assert code == 0, out + err
-    assert "reproduced" in out
 
 
 def test_verify_reports_a_changed_value_and_exits_1(tmp_path, run_cli, tiny_bench):

@@ -18,6 +18,7 @@ from hippo_bench.models.hippo_net import HippoNet, chorse_spec, dual_spec, mlp_s
 from hippo_bench.models.hippo_net_stack import NetStack
 from hippo_bench.results import PROVENANCE_COLUMNS
 from hippo_bench.strategies.meta_learning import LowRankPath, ReluAlpha
+from hippo_bench.launch import run_specs
 from hippo_bench.strategies.vectorized import Lockstep, execute_seeds, unsupported_reason
 from hippo_bench.verify import is_machine_metric
 
@@ -145,15 +146,15 @@ def test_three_vectorised_seeds_record_the_rows_of_three_lone_runs(tmp_path, con
     assert [o.status for o in together] == ["ok"] * 3
     for a, b in zip(lone, together):
         assert a.table["run_id"].iloc[0] == b.table["run_id"].iloc[0]
-        assert b.table["code_fingerprint"].iloc[0] != a.table["code_fingerprint"].iloc[0]  # made by other code
+        assert b.table["code_fingerprint"].iloc[0] == a.table["code_fingerprint"].iloc[0]  # one key, either path
         pd.testing.assert_frame_equal(_rows(a.table), _rows(b.table), check_exact=True)
     accs = [float(o.table.query("metric == 'accuracy'")["value"].mean()) for o in together]
     assert len(set(accs)) == 3  # three different runs, not one run three times
     # a second call finds every seed's results and runs nothing
-    again = execute_seeds(specs, instances, tmp_path / "vec")
+    again = run_specs(specs, instances, tmp_path / "vec", vectorize=True)
     assert [o.status for o in again] == ["cached"] * 3
     # results of lone runs count as done too (the lone path is the reference)
-    assert [o.status for o in execute_seeds(specs, instances, tmp_path / "lone")] == ["cached"] * 3
+    assert [o.status for o in run_specs(specs, instances, tmp_path / "lone", vectorize=True)] == ["cached"] * 3
 
 
 def test_a_failing_seed_fails_alone_and_the_others_finish(tmp_path, monkeypatch):
@@ -364,3 +365,25 @@ def test_a_killed_group_resumes_each_seed_from_its_own_checkpoint_to_identical_r
     for a, b in zip(lone, resumed):
         pd.testing.assert_frame_equal(_rows(a.table), _rows(b.table), check_exact=True)
     assert not any(checkpoint.path_of(out, s.run_id).exists() for s in specs)
+
+
+def test_a_vectorised_result_is_current_for_run_sweep_leaderboard_and_check(run_cli, tiny_bench, tmp_path):
+    """One rule (hippo_bench.currency): what --vectorize-seeds made is as current as what lone runs make."""
+    results = tmp_path / "results"
+    args = ["run", "--strategy", "meta-hippo", "--model", "mlp2", *tiny_bench, "--seeds", "0", "1"]
+    assert run_cli(*args, "--vectorize-seeds", "--out", results)[0] == 0
+    code, out, err = run_cli(*args, "--out", results)
+    assert code == 0 and out.count("results exist") == 2, err
+    bench = dict(zip([a[len("--bench-"):].replace("-", "_") for a in tiny_bench[2::2]],
+                     [int(v) for v in tiny_bench[3::2]]))
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"base": {"strategy": "meta-hippo", "model": "mlp2", "benchmark": "split-patterns",
+                                             "seeds": [0, 1], "benchmark_params": bench}}))
+    code, out, err = run_cli("sweep", grid, "--results", results, "--dry-run")
+    assert code == 0 and "2 exist; 0 to run" in out, out + err
+    code, out, err = run_cli("leaderboard", "build", "--results", results, "--out", tmp_path / "boards")
+    assert code == 0, err
+    board = (tmp_path / "boards" / "split-patterns.md").read_text()
+    assert "| meta-hippo " in board and "older release" not in board
+    code, out, err = run_cli("leaderboard", "check", "--results", results, "--allow-missing")
+    assert code == 0 and "older release" not in out, out + err

@@ -38,12 +38,15 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _check(args) -> int:
-    """Exit 1 when any target is missed, not learned, or (unless --allow-missing) has no matching runs."""
+    """Exit 1 when any target is missed, not learned, or (unless --allow-missing) has no matching runs, or when
+    any row was made by an older release than the code."""
     from rich.markup import escape
 
+    from hippo_bench.currency import code_version, is_older_release, releases_of
     from hippo_bench.reporting.targets import check, check_table, failing
 
     comparisons = check(Path(args.results), args.targets)
+    runs = _first_rows(Path(args.results))
     con = console()
     con.print(check_table(comparisons))
     bad = failing(comparisons, allow_missing=args.allow_missing)
@@ -53,6 +56,22 @@ def _check(args) -> int:
         t = c.target
         what = f"{t.strategy} on {t.benchmark} [{t.preset}{' ' + t.label if t.label else ''}] {t.metric}"
         detail = f"ours {c.ours:.4f} (n={c.n}) vs {t.value:.4f}" if c.n else "no run has this configuration"
-        stale = " (made by other code: rerun it)" if c.stale else ""
-        con.print(f"[red]{c.status}{stale}:[/] {escape(what)}: {detail}")
-    return 1 if bad else 0
+        older = " (made by an older release: regenerate it)" if c.older_release else ""
+        con.print(f"[red]{c.status}{older}:[/] {escape(what)}: {detail}")
+    version = code_version()
+    older = [v for v in releases_of(runs) if is_older_release(v, version)]
+    for label in older:
+        n = int((runs["hippo_bench_version"].astype(str) == label).sum())
+        con.print(f"[red]older release:[/] {n} of {len(runs)} runs under {args.results}/ were made by release "
+                  f"{label}, older than this code ({version}); `hippo-bench release` regenerates them")
+    return 1 if bad or older else 0
+
+
+def _first_rows(results: Path):
+    """One row per run (its identity and release) of every results file under the folder."""
+    import pandas as pd
+
+    files = sorted(results.rglob("*.parquet"))
+    cols = ["run_id", "hippo_bench_version"]
+    frames = [pd.read_parquet(f, columns=cols).head(1) for f in files]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)

@@ -113,9 +113,9 @@ def main(argv: Sequence[str]) -> int:
 
 def execute_plan(plan, first_instance=None) -> int:
     """Run every (benchmark, seed) of a resolved plan with a progress display and end-of-run tables."""
+    from hippo_bench.launch import run_specs
     from hippo_bench.reporting.progress import RichProgress
     from hippo_bench.reporting.run_report import summary_table
-    from hippo_bench.runner import execute
 
     con = console()
     all_outcomes = []
@@ -126,11 +126,12 @@ def execute_plan(plan, first_instance=None) -> int:
         specs = [plan.spec(member, instance, seed) for seed in plan.seeds]
         con.print(f"[bold]{strategy_cls.name}[/] on [bold]{member.name}[/] ({instance.protocol}); model "
                   f"{plan.model_name}; seeds {plan.seeds}; results in {plan.out}/")
-        outcomes = []
-        together = _vectorized(plan, specs, instance, con)
-        for spec, done in zip(specs, together or [None] * len(specs)):
-            outcome = done or _reusable(plan, spec) or execute(
-                spec, instance, plan.out, force=plan.force, reuse_stale=plan.reuse_stale, progress=RichProgress())
+        vectorize = bool(plan.vectorize_seeds and len(specs) > 1)
+        if vectorize:
+            con.print(f"training seeds {plan.seeds} as one batched model")
+        outcomes = run_specs(specs, [instance] * len(specs), plan.out, force=plan.force, reuse_stale=plan.reuse_stale,
+                             vectorize=vectorize, progress=RichProgress)
+        for spec, outcome in zip(specs, outcomes):
             if outcome.status == "cached":
                 con.print(f"seed {spec.seed}: results exist ({outcome.path}); reusing them (--force reruns)")
             elif outcome.status == "stale":
@@ -138,7 +139,6 @@ def execute_plan(plan, first_instance=None) -> int:
                           f"marked stale (drop --reuse-stale to rerun)[/]")
             elif outcome.status == "failed":
                 con.print(f"[red]seed {spec.seed}: run failed: {outcome.error.splitlines()[0]}[/]")
-            outcomes.append(outcome)
         tables = [o.table for o in outcomes if o.table is not None]
         if tables:
             con.print(summary_table(tables, title=f"{strategy_cls.name} on {member.name}"))
@@ -157,32 +157,6 @@ def execute_plan(plan, first_instance=None) -> int:
         con.print(f"[red]{len(failed)} of {len(all_outcomes)} runs failed; errors recorded in {plan.out}/failed/[/]")
         return 1
     return 0
-
-
-def _reusable(plan, spec):
-    """An existing result the current code made, alone or with --vectorize-seeds (same rows), as ``sweep`` reuses."""
-    if plan.force or plan.out is None:
-        return None
-    from hippo_bench.results import result_path, run_id_of
-    from hippo_bench.runner import RunOutcome
-    from hippo_bench.strategies.vectorized import cached_state_of
-
-    path = result_path(plan.out, run_id_of(spec.identity()))
-    state, table = cached_state_of(path, spec)
-    return RunOutcome(spec, "cached", table, path) if state == "current" else None
-
-
-def _vectorized(plan, specs, instance, con) -> list | None:
-    """With --vectorize-seeds, every seed's outcome from one batched run (None: run them one by one)."""
-    if not plan.vectorize_seeds or len(specs) < 2:
-        return None
-    from hippo_bench.strategies.vectorized import execute_seeds, unsupported_reason
-
-    reason = unsupported_reason(specs[0], instance)
-    if reason:
-        raise UserError(f"--vectorize-seeds: {reason}")
-    con.print(f"training seeds {plan.seeds} as one batched model")
-    return execute_seeds(specs, [instance] * len(specs), plan.out, force=plan.force, reuse_stale=plan.reuse_stale)
 
 
 def _unrecognized(unknown: list[str], parsers) -> str:

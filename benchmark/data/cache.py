@@ -10,6 +10,7 @@ is rebuilt; a cache folder that cannot be written is skipped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -23,6 +24,18 @@ from hippo_bench.data_root import cache_dir
 from hippo_bench.results import canonical_json
 
 KEY_ARRAY = "__key__"
+_DISABLED = [False]  # set by disabled(): compute every entry afresh, read and write nothing
+
+
+@contextlib.contextmanager
+def disabled():
+    """Compute every entry afresh within the block (the golden runs: a cache must not hide a change of code)."""
+    before = _DISABLED[0]
+    _DISABLED[0] = True
+    try:
+        yield
+    finally:
+        _DISABLED[0] = before
 
 
 def entry_path(kind: str, key: Mapping) -> Path:
@@ -56,6 +69,8 @@ def write_atomic(path: Path, arrays: Mapping[str, np.ndarray], key_json: str) ->
 
 def cached_arrays(kind: str, key: Mapping, compute: Callable[[], Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """The arrays stored for ``key``, computing and storing them on a miss."""
+    if _DISABLED[0]:
+        return {name: np.asarray(a) for name, a in compute().items()}
     path = entry_path(kind, key)
     key_json = canonical_json(dict(key))
     if path.is_file():

@@ -51,10 +51,10 @@ class Experiment:
         """The runs (same keys as a --config file), one mapping per configuration (seeds inside)."""
         raise NotImplementedError
 
-    def run(self, seeds: list[int], quick: bool, out: Path, jobs: int = 1) -> pd.DataFrame:
+    def run(self, seeds: list[int], quick: bool, out: Path, jobs: int = 1, reuse_stale: bool = False) -> pd.DataFrame:
         """Run (or reuse) the experiment's runs into ``out`` (``jobs`` in parallel); an experiment in stages
         overrides this."""
-        return run_configs(self.configs(seeds, quick), out, jobs=jobs)
+        return run_configs(self.configs(seeds, quick), out, jobs=jobs, reuse_stale=reuse_stale)
 
     def analyse(self, df: pd.DataFrame) -> Verdict:
         """The verdict from the tidy rows of this experiment's runs."""
@@ -65,24 +65,26 @@ class Experiment:
         return {}
 
 
-def run_configs(configs: list[dict], out: Path, seed_follows: bool = True, jobs: int = 1) -> pd.DataFrame:
+def run_configs(configs: list[dict], out: Path, seed_follows: bool = True, jobs: int = 1,
+                reuse_stale: bool = False) -> pd.DataFrame:
     """Run (or reuse) every configuration over its seeds; the tidy rows of all of them.
 
     With ``jobs`` > 1 the runs not yet in ``out`` are first run by a pool of
     that many worker processes (the local executor of ``hippo-bench sweep``);
     the rows are then read back from their results files, in the same order.
+    With ``reuse_stale``, results made by other code (an older release) are
+    analysed as they are instead of being rerun.
     """
-    from hippo_bench.runner import execute
+    from hippo_bench.launch import run_specs
 
     plans = list(_plans(configs, out, seed_follows))
     if jobs > 1:
-        _run_in_pool(plans, out, jobs)
+        _run_in_pool(plans, out, jobs, reuse_stale)
     tables = []
     for plan in plans:
         for member, instance, specs in plan.specs():
-            for spec in specs:
-                outcome = execute(spec, instance, out)
-                if outcome.table is not None and outcome.status in ("ok", "cached"):
+            for outcome in run_specs(specs, [instance] * len(specs), out, reuse_stale=reuse_stale):
+                if outcome.table is not None and outcome.status in ("ok", "cached", "stale"):
                     tables.append(outcome.table)
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
@@ -99,10 +101,9 @@ def _plans(configs: list[dict], out: Path, seed_follows: bool):
             yield plan_from([("experiment", layer)])
 
 
-def _run_in_pool(plans, out: Path, jobs: int) -> None:
+def _run_in_pool(plans, out: Path, jobs: int, reuse_stale: bool = False) -> None:
     """Run the plans' missing runs on ``jobs`` worker processes; failures are recorded as by a sweep."""
-    from hippo_bench.results import result_path
-    from hippo_bench.runner import cached_state, code_of
+    from hippo_bench.currency import CURRENT, STALE, state_of
     from hippo_bench.sweep.executors import run_local
     from hippo_bench.sweep.worker import Job
 
@@ -110,7 +111,7 @@ def _run_in_pool(plans, out: Path, jobs: int) -> None:
     for plan in plans:
         for _, _, specs in plan.specs():
             for spec in specs:
-                if cached_state(result_path(out, spec.run_id), code_of(spec)[0])[0] != "current":
+                if state_of(out, spec)[0] not in ((CURRENT, STALE) if reuse_stale else (CURRENT,)):
                     todo.setdefault(spec.run_id, Job(spec.run_id, spec, plan.data_root, out))
     if todo:
         run_local([[job] for job in todo.values()], jobs, lambda job: None, lambda job, result: None)
@@ -140,7 +141,7 @@ def _markdown(table: pd.DataFrame) -> str:
 
 
 def write_report(verdict: Verdict, folder: Path, command: str,
-                 figures: dict[str, Figure] | None = None) -> list[Path]:
+                 figures: dict[str, Figure] | None = None, release: str = "") -> list[Path]:
     """``index.md``, ``data.csv``, one CSV per further table and each figure as PNG and SVG, written atomically.
 
     The PNGs are embedded in ``index.md`` in the order given.
@@ -153,7 +154,7 @@ def write_report(verdict: Verdict, folder: Path, command: str,
     paths = [folder / "index.md", folder / "data.csv"]
     md = [f"# {verdict.name}", "", f"**Claim.** {verdict.claim}", "",
           f"**Verdict: {verdict.verdict}.** {verdict.statistic} (n = {verdict.n}).", "",
-          f"Regenerate: `{command}`.", ""]
+          f"Regenerate: `{command}`.", ""] + ([release, ""] if release else [])
     for stem, fig in (figures or {}).items():
         written = save(fig, folder, stem)
         paths += written

@@ -194,10 +194,10 @@ class Transfer(Experiment):
                         "seeds": [seed]})
         return out
 
-    def run(self, seeds, quick, out: Path, jobs: int = 1) -> pd.DataFrame:
+    def run(self, seeds, quick, out: Path, jobs: int = 1, reuse_stale: bool = False) -> pd.DataFrame:
         """Both stages: the first stage's runs, then the transfer runs made from its source runs."""
-        first = run_configs(self.configs(seeds, quick), out, jobs=jobs)
-        second = run_configs(self.followup_configs(first, seeds, quick), out, jobs=jobs)
+        first = run_configs(self.configs(seeds, quick), out, jobs=jobs, reuse_stale=reuse_stale)
+        second = run_configs(self.followup_configs(first, seeds, quick), out, jobs=jobs, reuse_stale=reuse_stale)
         return pd.concat([first, second], ignore_index=True)
 
     def analyse(self, df):

@@ -15,8 +15,9 @@ below the table), a row that lacks some of them is shown on its own seeds
 and marked, and takes no part in the tests. A cell is bold only when its row
 beats the runner-up on the shared seeds by a paired t-test at p < 0.05;
 rows not significantly different from the best are marked as tied (≈).
-Runs made by code other than the current one (their ``code_fingerprint``
-differs) are marked stale.
+The caption says which release made the rows; a row made by an older
+release than the code is marked with its release (hippo_bench.currency
+decides, from the rows alone).
 
 The output is a pure function of the results and the code: no timestamps, no
 paths, a stable sort with tie-breakers and fixed float formatting, so
@@ -93,7 +94,7 @@ class Row:
     published: str = ""  # the reference ACC for this row's configuration and its source (reporting/targets.py)
     extra_seeds: tuple[int, ...] = ()  # seeds beyond the board's shared set (shown below the table)
     off_seeds: bool = False  # lacks some of the shared seeds: shown on its own seeds, not tested
-    stale: bool = False  # made by code other than the current one
+    older_release: str = ""  # the release that made the row, when older than the code's
     all_seeds_acc: str = ""  # ACC over all of the row's seeds, when it has extra ones
 
 @dataclasses.dataclass
@@ -160,7 +161,7 @@ def board_of(benchmark: str, runs: pd.DataFrame, failed: pd.DataFrame) -> Board:
     seed_sets = {c["config_id"]: frozenset(int(s) for s in summaries.loc[summaries["config_id"] == c["config_id"],
                                                                           "seed"]) for c in configs}
     board_seeds = _board_seeds(list(seed_sets.values()))
-    stale_ids = _stale_configs(runs, summaries)
+    older_ids = _older_release_configs(runs, summaries)
     brain_col = (brain_score.leaderboard_column(runs[runs["status"] == "ok"])
                  if benchmark.startswith("cls") and not summaries.empty else None)
     brain = brain_col.scores if brain_col else {}
@@ -181,7 +182,7 @@ def board_of(benchmark: str, runs: pd.DataFrame, failed: pd.DataFrame) -> Board:
         all_acc = Cell(tuple(float(v) for v in group[SORT_METRIC] if math.isfinite(v)), len(group)).text() \
             if extra else ""
         rows.append(Row(cfg["config_id"], cfg["strategy"], cfg["model"], _variant(cfg, varying, configs), len(use),
-                        cells, _published(benchmark, cfg), extra, off, cfg["config_id"] in stale_ids, all_acc))
+                        cells, _published(benchmark, cfg), extra, off, older_ids.get(cfg["config_id"], ""), all_acc))
     rows.sort(key=_sort_key)
     best, tied = {}, {}
     for m in columns:
@@ -243,37 +244,14 @@ def _significant_best(rows: list[Row], metric: str) -> tuple[str | None, set]:
     return None, tie
 
 
-def _stale_configs(runs: pd.DataFrame, summaries: pd.DataFrame) -> set[str]:
-    """config_ids with a run whose stored code fingerprint is not that of the current code."""
+def _older_release_configs(runs: pd.DataFrame, summaries: pd.DataFrame) -> dict[str, str]:
+    """config_id -> release, for configurations whose runs were made by an older release than the code."""
+    from hippo_bench.currency import older_release_runs
+
     if summaries.empty:
-        return set()
-    ok = runs[runs["run_id"].isin(set(summaries["run_id"]))]
-    stale = stale_run_ids(ok)
-    return set(summaries.loc[summaries["run_id"].isin(stale), "config_id"])
-
-
-def stale_run_ids(runs: pd.DataFrame) -> set[str]:
-    """run_ids whose stored code fingerprint is not that of the current code (unknown components: not stale)."""
-    from hippo_bench.fingerprint import code_identity
-    from hippo_bench.models import models
-    from hippo_bench.strategies import strategies
-    from hippo_bench.tasks import benchmarks
-
-    current: dict[tuple, str | None] = {}
-    out = set()
-    for r in runs.drop_duplicates("run_id").itertuples(index=False):
-        key = (r.strategy, r.benchmark, r.model)
-        if key not in current:
-            try:
-                current[key] = code_identity(strategies.get(r.strategy), benchmarks.get(r.benchmark),
-                                             models.get(r.model))[0]
-            except UserError:  # a component this installation does not have: cannot tell
-                current[key] = None
-        stored = getattr(r, "code_fingerprint", "")
-        stored = stored if isinstance(stored, str) else ""
-        if current[key] is not None and stored != current[key]:
-            out.add(r.run_id)
-    return out
+        return {}
+    older = summaries[summaries["run_id"].isin(older_release_runs(runs))]
+    return {str(c): str(v) for c, v in zip(older["config_id"], older["hippo_bench_version"])}
 
 
 def _caption(benchmark: str, board: Board, runs: pd.DataFrame) -> list[str]:
@@ -293,9 +271,11 @@ def _caption(benchmark: str, board: Board, runs: pd.DataFrame) -> list[str]:
     if board.seeds:
         out.append("Compared on training seeds " + ", ".join(str(s) for s in board.seeds)
                    + " (the seed set most rows share); paired t-tests on those seeds decide bold.")
-    prints = sorted({str(f) for f in runs.get("code_fingerprint", pd.Series(dtype=str)).dropna() if f})
-    if prints:
-        out.append("Code fingerprints of the runs: " + ", ".join(prints) + ".")
+    from hippo_bench.currency import release_line
+
+    release = release_line(runs[runs["status"] == "ok"] if "status" in runs.columns else runs)
+    if release:
+        out.append(release)
     out.append("Regenerate: `hippo-bench leaderboard build --results results --out leaderboards`.")
     return out
 
@@ -476,8 +456,8 @@ def _cell_text(board: Board, row: Row, metric: str) -> tuple[str, bool]:
 
 
 def _row_labels(row: Row) -> tuple[str, str]:
-    """(strategy cell, n cell) with the row's marks: stale code, other seeds."""
-    strategy = row.strategy + (" (stale)" if row.stale else "")
+    """(strategy cell, n cell) with the row's marks: an older release, other seeds."""
+    strategy = row.strategy + (f" ({row.older_release})" if row.older_release else "")
     n = f"{row.n}*" if row.off_seeds else str(row.n)
     return strategy, n
 
@@ -491,8 +471,10 @@ def _legend(board: Board) -> tuple[str, list[str]]:
     marks = []
     if any(r.off_seeds for r in board.rows):
         marks.append("n*: the row lacks some of the shared seeds; shown on its own seeds, not tested")
-    if any(r.stale for r in board.rows):
-        marks.append("(stale): made by code other than the current one (rerun or `hippo-bench verify`)")
+    older = sorted({r.older_release for r in board.rows if r.older_release})
+    if older:
+        marks.append(f"({', '.join(older)}): made by release {', '.join(older)}, older than this code; "
+                     f"`hippo-bench release` regenerates the rows")
     return intro, marks + [board.brain_legend if m == brain_score.LEADERBOARD_COLUMN
                            else f"{METRICS[m].label}: {METRICS[m].reference}" for m in board.columns]
 

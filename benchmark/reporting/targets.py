@@ -132,7 +132,8 @@ class RunValue:
     run_id: str
     value: float
     before: float  # the same metric before training (NaN: not recorded)
-    stale: bool = False  # made by code other than the current one
+    older_release: bool = False  # made by an older release than the code (hippo_bench.currency)
+
     @property
     def learned(self) -> bool:
         return not math.isfinite(self.before) or self.value - self.before > LEARNED_MARGIN
@@ -189,9 +190,9 @@ class Comparison:
         return None if not self.runs else self.status == "met"
 
     @property
-    def stale(self) -> bool:
-        """Some matching run was made by other code: its numbers say nothing about the current code."""
-        return any(r.stale for r in self.runs)
+    def older_release(self) -> bool:
+        """Some matching run was made by an older release: its numbers say nothing about the current code."""
+        return any(r.older_release for r in self.runs)
 
 
 def welch_half_width(ours: tuple[float, ...], ref: tuple[float, ...]) -> float:
@@ -287,9 +288,9 @@ def matching_runs(df: pd.DataFrame, target: Target) -> pd.DataFrame:
 
 def run_values(runs: pd.DataFrame, metric: str) -> tuple[RunValue, ...]:
     """The metric of every run with its before-training value (from the same accuracy matrix)."""
-    from hippo_bench.reporting.leaderboard import stale_run_ids
+    from hippo_bench.currency import older_release_runs
 
-    stale = stale_run_ids(runs) if not runs.empty else set()
+    older = older_release_runs(runs)
     out = []
     tidy = PROBE_METRICS.get(metric, "accuracy")
     info = METRICS.get(metric)
@@ -301,7 +302,7 @@ def run_values(runs: pd.DataFrame, metric: str) -> tuple[RunValue, ...]:
         value = float(np.mean(R[-1])) if info is None else info.compute(R, b)
         before = float(np.mean(b)) if b is not None and metric in ("acc", "seen_acc") else math.nan
         if math.isfinite(value):
-            out.append(RunValue(str(run_id), value, before, str(run_id) in stale))
+            out.append(RunValue(str(run_id), value, before, str(run_id) in older))
     return tuple(out)
 
 
@@ -334,9 +335,9 @@ def check(results_dir: Path, targets_path: Path | None = None) -> list[Compariso
 
 
 def failing(comparisons: list[Comparison], allow_missing: bool = False) -> list[Comparison]:
-    """The comparisons that make ``leaderboard check`` exit 1 (a stale match proves nothing either)."""
+    """The comparisons that make ``leaderboard check`` exit 1 (a match made by an older release proves nothing either)."""
     bad = {"missed", "not learned"} | (set() if allow_missing else {"no runs"})
-    return [c for c in comparisons if c.status in bad or c.stale]
+    return [c for c in comparisons if c.status in bad or c.older_release]
 
 
 def check_table(comparisons: list[Comparison]):
@@ -360,7 +361,7 @@ def check_table(comparisons: list[Comparison]):
         else:
             ours, diff = "—", ""
         allowed = f"±{c.half_width:.4f}" if c.n and math.isfinite(c.half_width) else t.rule_text
-        status = f"[{style[c.status]}]{c.status}[/]" + (" [red](stale code)[/]" if c.stale else "")
+        status = f"[{style[c.status]}]{c.status}[/]" + (" [red](older release)[/]" if c.older_release else "")
         table.add_row(status, t.benchmark, t.preset, t.strategy,
                       escape(t.label.replace(";", " ")), t.metric, ours, str(c.n), f"{t.value:.4f}",
                       escape(t.source_label), diff, f"{allowed} ({t.rule})")

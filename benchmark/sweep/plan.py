@@ -1,7 +1,7 @@
 """Which runs of a sweep exist already and which are left, by the results cache rule.
 
 A run is done when ``<results>/<run_id>.parquet`` exists and was made by the
-current code (same run_id, same code fingerprint: hippo_bench.runner.cached_state).
+current code (same run_id, same code key: the rule of hippo_bench.currency).
 A file made by other code is rerun; a recorded failure is retried.
 """
 
@@ -24,14 +24,13 @@ class SweepPlan:
 
     @classmethod
     def of(cls, runs: list[SweepRun], out: Path) -> "SweepPlan":
+        from hippo_bench.currency import code_key, reuse_state
         from hippo_bench.results import failure_path, result_path
-        from hippo_bench.runner import code_of
-        from hippo_bench.strategies.vectorized import cached_state_of
 
         states = {}
         for run in runs:
-            path, fingerprint = result_path(out, run.run_id), code_of(run.spec)[0]
-            state, _ = cached_state_of(path, run.spec)  # made alone or vectorised: the same rows
+            path, fingerprint = result_path(out, run.run_id), code_key(run.spec)[0]
+            state, _ = reuse_state(path, fingerprint)  # made alone or vectorised: the same key
             if state == "absent" and _skipped_by(path, fingerprint):
                 state = "current"  # the strategy does not support this benchmark: asking again gives the same
             if state == "absent" and failure_path(out, run.run_id).exists():

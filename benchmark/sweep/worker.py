@@ -46,7 +46,7 @@ def one_thread() -> None:
 def run_job(job: Job) -> JobResult:
     """Build the benchmark (cached per process) and run the spec; a raised error is a failed run, recorded."""
     global _instances
-    from hippo_bench.runner import execute
+    from hippo_bench.launch import run_specs
     from hippo_bench.sweep.grid import InstanceCache
     from hippo_bench.tasks import benchmarks
 
@@ -57,7 +57,7 @@ def run_job(job: Job) -> JobResult:
             _instances = InstanceCache(limit=2)
         instance = _instances.get(benchmarks.get(spec.benchmark), spec.benchmark, spec.benchmark_config,
                                   spec.benchmark_seed, job.data_root)
-        outcome = execute(spec, instance, job.out)
+        (outcome,) = run_specs([spec], [instance], job.out)
         return JobResult(job.run_id, outcome.status, outcome.error, time.monotonic() - start)
     except Exception as exc:  # noqa: BLE001 - a user error or a failure building the stream: record it
         error = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)[-3:])
@@ -70,7 +70,7 @@ def run_batch(jobs: list[Job]) -> list[JobResult]:
     if len(jobs) == 1:
         return [run_job(jobs[0])]
     global _instances
-    from hippo_bench.strategies.vectorized import execute_seeds
+    from hippo_bench.launch import run_specs
     from hippo_bench.sweep.grid import InstanceCache
     from hippo_bench.tasks import benchmarks
 
@@ -80,7 +80,7 @@ def run_batch(jobs: list[Job]) -> list[JobResult]:
             _instances = InstanceCache(limit=2)
         instances = [_instances.get(benchmarks.get(j.spec.benchmark), j.spec.benchmark, j.spec.benchmark_config,
                                     j.spec.benchmark_seed, j.data_root) for j in jobs]
-        outcomes = execute_seeds([j.spec for j in jobs], instances, jobs[0].out)
+        outcomes = run_specs([j.spec for j in jobs], instances, jobs[0].out, vectorize=True)
     except Exception as exc:  # noqa: BLE001 - every run of the batch is recorded as failed
         error = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)[-3:])
         for job in jobs:
@@ -92,11 +92,11 @@ def run_batch(jobs: list[Job]) -> list[JobResult]:
 
 def record_failed(job: Job, error: str) -> None:
     """Record a run that did not finish (``<out>/failed/<run_id>.json``) with the code it ran under."""
+    from hippo_bench.currency import code_key
     from hippo_bench.results import record_failure
-    from hippo_bench.runner import code_of
 
     try:
-        code = code_of(job.spec)
+        code = code_key(job.spec)
     except Exception:  # noqa: BLE001 - the record matters more than its provenance
         code = ("", "")
     record_failure(job.out, job.spec.identity(), error, code)
