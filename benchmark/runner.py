@@ -212,7 +212,7 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
                              entity="", group="", lesion=""))
         extra: list[Measure] = []
         for probe in instance.probes:
-            extra += probe(template.model, instance)
+            extra += probe(template.model, instance, final=train_exp == T - 1)
         extra += strategy.measures(template, ctx)
         rows.extend(_measure_rows(extra, train_exp))
 

@@ -126,10 +126,37 @@ def test_item_correlations_are_the_upper_triangle_of_each_layer_and_only_at_the_
     assert not [r for r in item_measures(LAYOUT, torch.zeros(4, 4), hidden, {}) if r.metric == "item_correlation"]
 
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 4))
-    probe = ItemProbe(LAYOUT)  # two test experiences: before training, after experience 0, after experience 1 (final)
-    counts = [sum(m.metric == "item_correlation" for m in probe(model)) for _ in range(3)]
+    probe = ItemProbe(LAYOUT)  # the runner says which evaluation is the final one
+    counts = [sum(m.metric == "item_correlation" for m in probe(model, final=final)) for final in (False, False, True)]
     assert counts == [0, 0, 6]
-    assert sum(m.metric == "item_correlation" for m in ItemProbe(LAYOUT)(model, final=True)) == 6
+
+
+def test_runs_record_item_correlations_once_at_the_end_offline_joint_and_resumed_runs_too(run_cli, tmp_path):
+    from conftest import read_runs
+    from hippo_bench.progress import NoProgress
+    from hippo_bench.resolve import plan_from
+    from hippo_bench.runner import execute
+
+    args = ["--benchmark", "cls-pairs", "--bench-n-experiences", "2", "--bench-trials-per-exp", "20"]
+    assert run_cli("run", "--strategy", "joint", "--schedule", "offline", *args, "--out", tmp_path / "off")[0] == 0
+    assert run_cli("run", "--strategy", "naive", *args, "--out", tmp_path / "on")[0] == 0
+
+    class StopAtSecond(NoProgress):
+        def start_experience(self, k, n_samples):
+            if k == 1:
+                raise KeyboardInterrupt
+
+    plan = plan_from([("test", {"strategy": "meta-hippo", "benchmark": "cls-pairs", "model": "mlp2",
+                                "benchmark_params": {"n_experiences": 2, "trials_per_exp": 20},
+                                "model_params": {"hidden": [10, 10]}})])
+    (_, instance, (spec,)), = plan.specs()
+    with pytest.raises(KeyboardInterrupt):
+        execute(spec, instance, tmp_path / "resumed", progress=StopAtSecond())
+    assert execute(spec, instance, tmp_path / "resumed").status == "ok"  # resumed from experience 1
+    for folder in ("off", "on", "resumed"):
+        df = read_runs(tmp_path / folder)
+        corr = df[df["metric"] == "item_correlation"]
+        assert len(corr) > 0 and set(corr["train_exp"]) == {1}, folder  # after the last experience only
 
 
 def test_retention_table_reads_recall_when_learned_and_at_the_end():

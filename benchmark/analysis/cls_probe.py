@@ -23,17 +23,12 @@ Similarity and production are recorded pooled over all items
 over each test experience's items alone (``eval_exp`` j), so a plot can
 show how well the structure of experience j is retained.
 
-Which evaluation is the final one: the runner evaluates before training and
-after every experience and calls the probe each time with the model; the
-probe counts the calls per model (a run builds its own model), so call
-``len(test_items)`` is the one after the last experience. A strategy that
-trains once on the whole stream (joint, offline) is evaluated only twice and
-gets no ``item_correlation`` rows; ``final=`` overrides the count.
+Which evaluation is the final one, the runner says (``final=``): the one
+after the last experience, whether the run trained experience by experience,
+once on the whole stream (joint, offline) or was resumed from a checkpoint.
 """
 
 from __future__ import annotations
-
-import weakref
 
 import torch
 from torch import Tensor, nn
@@ -101,13 +96,8 @@ class ItemProbe:
 
     def __init__(self, layout: ItemLayout):
         self.layout = layout
-        self._calls: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> evaluations so far
 
-    def __call__(self, model: nn.Module, instance=None, *, final: bool | None = None) -> list[Measure]:
-        calls = self._calls.get(model, 0)
-        self._calls[model] = calls + 1
-        if final is None:
-            final = calls == len(self.layout.test_items)  # call 0 is before training
+    def __call__(self, model: nn.Module, instance=None, *, final: bool = False) -> list[Measure]:
         param = next(model.parameters(), None)
         x = self.layout.single_item_inputs().to(param.device if param is not None else "cpu")
         groups = dict(getattr(model, "layer_groups", {}) or {})

@@ -46,8 +46,9 @@ class BenchmarkInstance:
     ``scenario`` is an Avalanche benchmark with ``train_stream`` and
     ``test_stream``. ``score(output, target)`` gives per-sample 0/1 for the
     accuracy matrix (item recall on autoassociative tasks). ``probes`` are
-    called as ``probe(model, instance) -> list[Measure]`` after every
-    evaluation, for measures beyond accuracy. ``meta_train`` is a disjoint
+    called as ``probe(model, instance, final=...) -> list[Measure]`` after
+    every evaluation, for measures beyond accuracy; ``final`` is true after
+    the last experience (a resumed or jointly trained run included). ``meta_train`` is a disjoint
     split for strategies that meta-train before the stream (OML).
     """
 

@@ -28,7 +28,7 @@ class TensorSetAccuracy:
         self.task_labels = list(task_labels) if task_labels is not None else [0] * len(self.sets)
         self.batch_size = batch_size
 
-    def __call__(self, model: nn.Module, instance=None) -> list[Measure]:
+    def __call__(self, model: nn.Module, instance=None, *, final: bool = False) -> list[Measure]:
         from avalanche.models.utils import avalanche_forward
 
         param = next(model.parameters(), None)
