@@ -40,8 +40,12 @@ IDENTITY_COLUMNS = [
 RELEASE_COLUMN = "hippo_bench_version"
 PROVENANCE_COLUMNS = ["code_fingerprint", "code_files", "torch_version", "avalanche_version", "numpy_version",
                       "python_version", "platform", "host", "git_commit", "git_dirty", "created_at"]
+# How the code that made a run describes its protocol, so boards and pages are rendered from the rows alone (no
+# registry import): the benchmark's description and what its ACC measures, and the strategy's default parameters
+# (a board's "variant" column names the parameters that differ from them).
+WORDING_COLUMNS = ["benchmark_description", "acc_meaning", "strategy_defaults"]
 # Provenance is compared by code key only: the rest says where and when a run was made.
-COLUMNS = IDENTITY_COLUMNS + PROVENANCE_COLUMNS + ROW_COLUMNS
+COLUMNS = IDENTITY_COLUMNS + PROVENANCE_COLUMNS + WORDING_COLUMNS + ROW_COLUMNS
 
 
 def canonical_json(obj: Any) -> str:
@@ -160,7 +164,7 @@ def make_table(identity: dict, rows: Iterable[dict], *, status: str = "ok", note
         body[col] = body[col].fillna("").astype(str)
     head = {**identity, "run_id": run_id_of(identity), "config_id": config_id_of(identity),
             "status": status, "note": note, RELEASE_COLUMN: __version__, **provenance(code), **(prov or {})}
-    for col in IDENTITY_COLUMNS + PROVENANCE_COLUMNS:
+    for col in IDENTITY_COLUMNS + PROVENANCE_COLUMNS + WORDING_COLUMNS:
         body[col] = head.get(col, "")
     return body[COLUMNS]
 
@@ -200,10 +204,11 @@ def failure_path(out_dir: Path, run_id: str) -> Path:
     return Path(out_dir) / "failed" / f"{run_id}.json"
 
 
-def record_failure(out_dir: Path, identity: dict, error: str, code: tuple[str, str] = ("", "")) -> Path:
+def record_failure(out_dir: Path, identity: dict, error: str, code: tuple[str, str] = ("", ""),
+                   wording: dict | None = None) -> Path:
     """A failed run is recorded as JSON beside the results, never as a partial parquet."""
     path = failure_path(out_dir, run_id_of(identity))
-    prov = {k: v for k, v in provenance(code).items() if k != "code_files"}
+    prov = {k: v for k, v in provenance(code).items() if k != "code_files"} | dict(wording or {})
     atomic_write_text(json.dumps({**identity, "run_id": run_id_of(identity), RELEASE_COLUMN: __version__,
                                   "status": "failed",
                                   "error": error, **prov}, indent=2, sort_keys=True), path)

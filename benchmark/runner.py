@@ -125,7 +125,7 @@ def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *,
     strategy = spec.strategy(spec.strategy_config)
     reason = strategy.unsupported_reason(instance)
     if reason:
-        table = make_table(identity, [], status="skipped", note=reason, code=code)
+        table = make_table(identity, [], status="skipped", note=reason, code=code, prov=wording_of(spec))
         if path is not None:
             atomic_write_parquet(table, path)
         return RunOutcome(spec, "skipped", table, path, reason)
@@ -142,7 +142,7 @@ def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *,
     finally:
         progress.end_run()
 
-    table = make_table(identity, rows, code=code)
+    table = make_table(identity, rows, code=code, prov=wording_of(spec))
     if path is not None:
         try:
             atomic_write_parquet(table, path)
@@ -155,6 +155,16 @@ def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *,
     return RunOutcome(spec, "ok", table, path)
 
 
+def wording_of(spec: RunSpec) -> dict[str, str]:
+    """How the code at hand describes the run's protocol (hippo_bench.results.WORDING_COLUMNS)."""
+    from hippo_bench.results import canonical_json
+    from hippo_bench.tasks import benchmarks
+
+    bench = benchmarks.get(spec.benchmark)
+    return {"benchmark_description": bench.description, "acc_meaning": bench.acc_meaning,
+            "strategy_defaults": canonical_json(as_dict(spec.strategy.Config()))}
+
+
 def _failed(spec: RunSpec, identity: dict, out_dir: Path | None, exc: Exception, what: str = "",
             code: tuple[str, str] = ("", "")) -> RunOutcome:
     """Record a failed run as JSON under ``<out>/failed/`` (never as a parquet)."""
@@ -162,7 +172,7 @@ def _failed(spec: RunSpec, identity: dict, out_dir: Path | None, exc: Exception,
     if not isinstance(exc, MetaLossError):
         err += "\n" + "".join(traceback.format_exception(exc)[-3:])
     if out_dir is not None:
-        record_failure(out_dir, identity, err, code)
+        record_failure(out_dir, identity, err, code, wording_of(spec))
     return RunOutcome(spec, "failed", None, None, err)
 
 

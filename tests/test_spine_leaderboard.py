@@ -206,24 +206,24 @@ def test_rows_of_an_older_release_are_labelled_with_it_and_other_code_keys_are_n
 
 
 def test_every_benchmark_states_what_its_acc_means():
-    from hippo_bench.reporting.acc_meaning import acc_meaning
     from hippo_bench.tasks import benchmarks
 
-    missing = [name for name in benchmarks.names() if not acc_meaning(name, benchmarks.get(name))]
-    assert not missing, f"add a line to reporting/acc_meaning.py (or acc_meaning on the class) for {missing}"
+    missing = [name for name in benchmarks.names() if not benchmarks.get(name).acc_meaning]
+    assert not missing, f"say what ACC measures (acc_meaning on the benchmark class) for {missing}"
 
 
-def test_a_benchmark_class_own_acc_meaning_wins_and_reaches_the_caption(tmp_path):
-    from hippo_bench.reporting.acc_meaning import acc_meaning
+def test_a_board_takes_its_wording_from_the_rows_and_old_rows_from_the_installed_benchmark(tmp_path):
+    """The rows carry how the code that made them described the protocol; rows of 0.1.0 carry nothing."""
+    import pandas as pd
 
-    class Own:
-        acc_meaning = "recognition of studied items"
-
-    assert acc_meaning("dual-mnist", Own) == "recognition of studied items"
-    assert "item_accuracy" in acc_meaning("dual-mnist", object)  # the table's entry when the class has none
-    assert acc_meaning("no-such-benchmark") == ""
     folder = tmp_path / "results"
-    _acc_run(folder, "naive", 0, 0.5, benchmark="dual-mnist")
-    written = build_leaderboards(folder, tmp_path / "boards")
-    md = next(p for p in written if p.suffix == ".md").read_text()
+    _acc_run(folder, "naive", 0, 0.5, benchmark="dual-mnist",
+             prov={"acc_meaning": "recognition of studied items", "benchmark_description": "a stream as it was"})
+    _acc_run(folder, "naive", 1, 0.6, benchmark="dual-mnist")
+    md = next(p for p in build_leaderboards(folder, tmp_path / "boards") if p.suffix == ".md").read_text()
+    assert "ACC here: recognition of studied items." in md and "Protocol: dual-mnist: a stream as it was." in md
+    for path in folder.glob("*.parquet"):  # as 0.1.0 wrote them: no wording columns
+        table = pd.read_parquet(path)
+        table.drop(columns=["acc_meaning", "benchmark_description", "strategy_defaults"]).to_parquet(path, index=False)
+    md = next(p for p in build_leaderboards(folder, tmp_path / "boards") if p.suffix == ".md").read_text()
     assert "ACC here: digit (category head) accuracy on the studied images" in md

@@ -142,3 +142,15 @@ def test_cli_lists_broken_plugin_and_still_runs(plugin_module, fresh_strategy_re
     code, out, err = run_cli("run", "--strategy", "broken", *tiny_bench, "--out", tmp_path / "r")
     assert code == 2 and "failed to load" in err and "needs libfoo 9" in err
     assert "Traceback" not in err + out
+
+
+def test_every_built_in_component_imports():
+    """A built-in module that fails to import is only listed as broken by `hippo-bench list`: fail here instead."""
+    from hippo_bench.models import models
+    from hippo_bench.strategies import strategies
+    from hippo_bench.tasks import benchmarks
+
+    for reg in (strategies, benchmarks, models):
+        reg.names()
+        builtin = {name: err for name, err in reg.broken.items() if not name.startswith("spine_")}
+        assert not builtin, f"{reg.kind}: {builtin}"

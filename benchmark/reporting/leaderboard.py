@@ -155,6 +155,7 @@ def boards(df: pd.DataFrame, failures: pd.DataFrame | None = None) -> list[Board
 
 
 def board_of(benchmark: str, runs: pd.DataFrame, failed: pd.DataFrame) -> Board:
+    defaults = _Defaults.of(runs, failed)
     summaries = run_summaries(runs) if not runs.empty else pd.DataFrame()
     configs = _configs(summaries)
     shared, varying = _split_settings(configs)
@@ -181,7 +182,8 @@ def board_of(benchmark: str, runs: pd.DataFrame, failed: pd.DataFrame) -> Board:
         extra = tuple(sorted(seeds - board_seeds)) if not off else ()
         all_acc = Cell(tuple(float(v) for v in group[SORT_METRIC] if math.isfinite(v)), len(group)).text() \
             if extra else ""
-        rows.append(Row(cfg["config_id"], cfg["strategy"], cfg["model"], _variant(cfg, varying, configs), len(use),
+        rows.append(Row(cfg["config_id"], cfg["strategy"], cfg["model"], _variant(cfg, varying, configs, defaults),
+                        len(use),
                         cells, _published(benchmark, cfg), extra, off, older_ids.get(cfg["config_id"], ""), all_acc))
     rows.sort(key=_sort_key)
     best, tied = {}, {}
@@ -194,7 +196,8 @@ def board_of(benchmark: str, runs: pd.DataFrame, failed: pd.DataFrame) -> Board:
         if tie:
             tied[m] = tie
     ok_ids = set(summaries["run_id"]) if not summaries.empty else set()
-    board = Board(benchmark, shared, rows, best, _excluded(runs, failed, ok_ids), tuple(sorted(board_seeds)), tied,
+    board = Board(benchmark, shared, rows, best, _excluded(runs, failed, ok_ids, defaults), tuple(sorted(board_seeds)),
+                  tied,
                   columns=columns, brain_legend=brain_col.legend if brain else "")
     board.caption = _caption(benchmark, board, runs)
     return board
@@ -254,18 +257,47 @@ def _older_release_configs(runs: pd.DataFrame, summaries: pd.DataFrame) -> dict[
     return {str(c): str(v) for c, v in zip(older["config_id"], older["hippo_bench_version"])}
 
 
-def _caption(benchmark: str, board: Board, runs: pd.DataFrame) -> list[str]:
-    """What a reader needs to quote the table: protocol, seeds, code, and the command that regenerates it."""
-    from hippo_bench.reporting.acc_meaning import acc_meaning
+def _row_text(runs: pd.DataFrame, column: str) -> str | None:
+    """The wording a column of the rows holds (the newest release's), or None when the rows predate the column."""
+    if runs.empty or column not in runs.columns:
+        return None
+    values = runs[runs[column].fillna("").astype(str) != ""]
+    if values.empty:
+        return None
+    if "hippo_bench_version" not in values.columns:
+        return str(values[column].iloc[0])
+    from hippo_bench.currency import releases_of
+
+    newest = releases_of(values)[-1]
+    return str(values.loc[values["hippo_bench_version"].astype(str) == newest, column].iloc[0])
+
+
+def _installed_wording(benchmark: str) -> tuple[str, str]:
+    """(description, acc_meaning) from the installed benchmark, for rows made before rows carried them (0.1.0)."""
     from hippo_bench.tasks import benchmarks
 
-    out = []
     try:
         cls = benchmarks.get(benchmark)
-        out.append(f"Protocol: {benchmark}: {cls.description}.")
     except UserError:
-        cls = None
-    meaning = acc_meaning(benchmark, cls)
+        return "", ""
+    return cls.description, cls.acc_meaning
+
+
+def _caption(benchmark: str, board: Board, runs: pd.DataFrame) -> list[str]:
+    """What a reader needs to quote the table: protocol, seeds, release, and the command that regenerates it.
+
+    The protocol's wording comes from the rows (the code that made them
+    described it); only rows older than that record fall back on the
+    installed benchmark's.
+    """
+    out = []
+    description, meaning = _row_text(runs, "benchmark_description"), _row_text(runs, "acc_meaning")
+    if description is None or meaning is None:
+        installed = _installed_wording(benchmark)
+        description = installed[0] if description is None else description
+        meaning = installed[1] if meaning is None else meaning
+    if description:
+        out.append(f"Protocol: {benchmark}: {description}.")
     if meaning:
         out.append(f"ACC here: {meaning}.")
     if board.seeds:
@@ -332,7 +364,7 @@ def _setting_order(key: str) -> tuple[int, str]:
 
 
 def strategy_defaults(strategy: str) -> dict[str, Any] | None:
-    """The registered strategy's default parameters as JSON values (None if not installed)."""
+    """The installed strategy's default parameters as JSON values (None if not installed)."""
     from hippo_bench.params import as_dict
     from hippo_bench.strategies import strategies
 
@@ -343,18 +375,46 @@ def strategy_defaults(strategy: str) -> dict[str, Any] | None:
     return json.loads(canonical_json(as_dict(cls.Config())))
 
 
-def _variant(cfg: dict, varying: set[str], configs: list[dict]) -> str:
+@dataclasses.dataclass
+class _Defaults:
+    """Each strategy's default parameters as its rows record them (``strategy_defaults``).
+
+    Rows made before rows carried them (release 0.1.0) fall back on the
+    installed strategy's defaults.
+    """
+
+    recorded: dict[str, dict[str, Any]]
+
+    @classmethod
+    def of(cls, *tables: pd.DataFrame) -> "_Defaults":
+        out: dict[str, dict[str, Any]] = {}
+        for table in tables:
+            if table.empty or "strategy_defaults" not in table.columns or "strategy" not in table.columns:
+                continue
+            for strategy in table["strategy"].drop_duplicates():
+                text = _row_text(table[table["strategy"] == strategy], "strategy_defaults")
+                if text and str(strategy) not in out:
+                    out[str(strategy)] = json.loads(text)
+        return cls(out)
+
+    def __call__(self, strategy: str) -> dict[str, Any] | None:
+        if strategy not in self.recorded:
+            self.recorded[strategy] = strategy_defaults(strategy)
+        return self.recorded[strategy]
+
+
+def _variant(cfg: dict, varying: set[str], configs: list[dict], defaults: _Defaults) -> str:
     parts = _param_differences(cfg["strategy"], cfg["strategy_params"],
-                               [c["strategy_params"] for c in configs if c["strategy"] == cfg["strategy"]])
+                               [c["strategy_params"] for c in configs if c["strategy"] == cfg["strategy"]], defaults)
     for key in sorted(varying, key=_setting_order):
         if key in cfg["settings"]:
             parts.append(f"{key}={_value_text(cfg['settings'][key])}")
     return ", ".join(parts)
 
 
-def _param_differences(strategy: str, params: dict, siblings: list[dict]) -> list[str]:
-    """Parameters that differ from the defaults; for an uninstalled strategy, those that vary."""
-    defaults = strategy_defaults(strategy)
+def _param_differences(strategy: str, params: dict, siblings: list[dict], known: _Defaults) -> list[str]:
+    """Parameters that differ from the strategy's defaults; for an unknown strategy, those that vary."""
+    defaults = known(strategy)
     out = []
     for key in sorted(params):
         value = params[key]
@@ -401,12 +461,12 @@ PUBLISHED_NOTE = ("reference ACC: the published or re-run value for the row's ex
 
 
 # -------------------------------------------------------------- not shown
-def _excluded(runs: pd.DataFrame, failed: pd.DataFrame, ok_ids: set[str]) -> list[str]:
+def _excluded(runs: pd.DataFrame, failed: pd.DataFrame, ok_ids: set[str], known: _Defaults) -> list[str]:
     """One line per (strategy, model, variant, reason) of skipped and failed runs, seeds listed."""
     groups: dict[tuple[str, str, str, str], set[int]] = {}
 
     def add(strategy, model, params, reason, seed):
-        variant = ", ".join(_param_differences(strategy, params, [params]))
+        variant = ", ".join(_param_differences(strategy, params, [params], known))
         key = (str(strategy), str(model), variant, reason)
         groups.setdefault(key, set()).add(int(seed))
 

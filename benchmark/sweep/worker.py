@@ -94,12 +94,13 @@ def record_failed(job: Job, error: str) -> None:
     """Record a run that did not finish (``<out>/failed/<run_id>.json``) with the code it ran under."""
     from hippo_bench.currency import code_key
     from hippo_bench.results import record_failure
+    from hippo_bench.runner import wording_of
 
     try:
-        code = code_key(job.spec)
+        code, wording = code_key(job.spec), wording_of(job.spec)
     except Exception:  # noqa: BLE001 - the record matters more than its provenance
-        code = ("", "")
-    record_failure(job.out, job.spec.identity(), error, code)
+        code, wording = ("", ""), {}
+    record_failure(job.out, job.spec.identity(), error, code, wording)
 
 
 def process_main(conn) -> None:

@@ -86,6 +86,8 @@ class Benchmark(Component):
     """A registered benchmark: a ``Config`` of protocol parameters and ``build``."""
 
     kind: ClassVar[str] = CLASS_INCREMENTAL
+    # What ACC measures here, for captions: a CLS recall score and an MNIST accuracy are not the same number.
+    acc_meaning: ClassVar[str] = ""
     needs_data: ClassVar[bool] = False
     # A suite names member benchmarks that `run` goes through in turn (built with their defaults).
     members: ClassVar[tuple[str, ...]] = ()

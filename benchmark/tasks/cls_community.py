@@ -105,6 +105,9 @@ def community_set(graph: CommunityGraph, first: int) -> ItemSet:
 class ClsCommunity(ClsParadigm):
     description = ("C-HORSE community structure: a random walk on a new graph of communities every experience "
                    "(no data needed)")
+    acc_meaning = ("item recall on each experience's own items: a trial counts as correct when the shown item's own "
+                   "output unit is the most active (autoassociative; chance is 1 / number of units); community "
+                   "similarity is a separate row, not part of ACC")
     references = ("Schapiro, Rogers, Cordova, Turk-Browne & Botvinick 2013",
                   "Schapiro et al. 2017 (C-HORSE), simulation 2")
     headline = ("neighbour", "within", "between")

@@ -71,6 +71,9 @@ def triad_set(triads: list[int]) -> ItemSet:
 class ClsInference(ClsParadigm):
     description = ("Associative inference: new A-B-C triads every experience, AB pairs then BC pairs; "
                    "A tested for C (no data needed)")
+    acc_meaning = ("item recall on each experience's own items: a trial counts as correct when the shown item's own "
+                   "output unit is the most active (autoassociative; chance is 1 / number of units); A->C inference "
+                   "is a separate row, not part of ACC")
     references = ("Zeithamova & Preston 2010", "Schapiro et al. 2017 (C-HORSE), simulation 3")
     headline = ("ac", "ac", "ac_foil")
 

@@ -71,6 +71,9 @@ def pair_set(first: int, n_items: int) -> ItemSet:
 class ClsPairs(ClsParadigm):
     description = ("C-HORSE pair structure: new pairs every experience, half the transitions within a pair "
                    "(no data needed)")
+    acc_meaning = ("item recall on each experience's own items: a trial counts as correct when the shown item's own "
+                   "output unit is the most active (autoassociative; chance is 1 / number of units); pair and "
+                   "non-pair similarity are separate rows, not part of ACC")
     references = ("Schapiro, Kustner & Turk-Browne 2012", "Schapiro et al. 2017 (C-HORSE), simulation 1")
     headline = ("ab", "pair", "nonpair")
 

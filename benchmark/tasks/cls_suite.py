@@ -18,6 +18,8 @@ from hippo_bench.tasks.base import AUTOASSOCIATIVE, Benchmark
 class ClsSuite(Benchmark):
     description = ("Suite: cls-pairs, cls-community and cls-inference in turn, each with its defaults "
                    "(continual: new items every experience)")
+    acc_meaning = ("the suite's three streams each have their own board; see cls-pairs, cls-community and "
+                   "cls-inference")
     references = ("Schapiro, Turk-Browne, Botvinick & Norman 2017 (C-HORSE)",)
     kind = AUTOASSOCIATIVE
     members = ("cls-pairs", "cls-community", "cls-inference")

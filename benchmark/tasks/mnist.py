@@ -160,6 +160,8 @@ class TaskStreamConfig:
 class RotatedMNIST(Benchmark):
     description = ("Rotated MNIST (GEM/MER/La-MAML): 20 tasks, one rotation each in [9t, 9t+9) degrees, "
                    "10-way shared head, 1000 train / 1000 test images per task")
+    acc_meaning = ("10-way digit accuracy on each task's held-out MNIST test images (bench.test_per_task of them; "
+                   "one shared head, domain-incremental)")
     references = (GEM, MER, LAMAML)
     kind = DOMAIN_INCREMENTAL
     needs_data = True
@@ -183,6 +185,8 @@ class RotatedMNIST(Benchmark):
 class PermutedMNIST(Benchmark):
     description = ("Permuted MNIST (GEM/MER/La-MAML): 20 tasks, a fixed pixel permutation each, "
                    "1000 train / 1000 test images per task")
+    acc_meaning = ("10-way digit accuracy on each task's held-out MNIST test images (bench.test_per_task of them; "
+                   "one shared head, domain-incremental)")
     references = (GEM, MER, LAMAML)
     kind = DOMAIN_INCREMENTAL
     needs_data = True
@@ -205,6 +209,8 @@ class PermutedMNIST(Benchmark):
 class ManyPermutedMNIST(PermutedMNIST):
     description = ("Many permutations (MER/La-MAML): 100 permuted-MNIST tasks of 200 training images, "
                    "200 test images per task")
+    acc_meaning = ("10-way digit accuracy on each task's held-out MNIST test images (bench.test_per_task of them; "
+                   "one shared head, domain-incremental)")
     references = (MER, LAMAML)
 
     @dataclasses.dataclass
@@ -218,6 +224,8 @@ class ManyPermutedMNIST(PermutedMNIST):
 @register("split-mnist")
 class SplitMNIST(Benchmark):
     description = "Split MNIST: 5 experiences of 2 digits, class-incremental, one 10-way head"
+    acc_meaning = ("class-incremental accuracy on the MNIST test images of each experience's two digits, one 10-way "
+                   "head, no task label at test")
     references = ("Zenke et al. 2017", "van de Ven & Tolias 2019 (three scenarios)")
     kind = CLASS_INCREMENTAL
     needs_data = True
@@ -262,6 +270,9 @@ class SplitMNIST(Benchmark):
 @register("split-mnist-task")
 class SplitMNISTTask(SplitMNIST):
     description = "Split MNIST, task-incremental: 5 experiences of 2 digits, task label = experience id"
+    acc_meaning = ("task-incremental split MNIST: each experience's two digits carry a task label, but the models "
+                   "score one shared 10-way head (none reads the label yet), so ACC here is class-incremental "
+                   "accuracy on the MNIST test images of each experience's two digits")
     kind = TASK_INCREMENTAL
     task_incremental = True
 
@@ -270,6 +281,8 @@ class SplitMNISTTask(SplitMNIST):
 class DualMNIST(Benchmark):
     description = ("Dual MNIST (the seed's dual task): rotated MNIST, 20 x 100 studied images, each with "
                    "its digit and its own item label; memory tested on the studied images")
+    acc_meaning = ("digit (category head) accuracy on the studied images themselves, a memory test, not "
+                   "generalisation to new images; the item head's accuracy is the separate item_accuracy")
     references = ("hippo-bench seed poster and code (dual task)", GEM)
     kind = DOMAIN_INCREMENTAL
     needs_data = True

@@ -93,6 +93,9 @@ class DrawingsConfig:
 class OmniglotOML(Benchmark):
     description = ("Omniglot, OML protocol: meta-train on the 964 background characters, then stream N "
                    "evaluation characters one image at a time (15 studied / 5 held out each)")
+    acc_meaning = ("class-incremental accuracy over all characters streamed so far, on the held-out drawings of each "
+                   "character (the last 5 of its 20; OML's meta-test accuracy), while the studied drawings give the "
+                   "separate seen_acc")
     references = (OML, LAKE)
     kind = CLASS_INCREMENTAL
     needs_data = True
@@ -133,6 +136,8 @@ class OmniglotOML(Benchmark):
 @register("split-omniglot")
 class SplitOmniglot(Benchmark):
     description = "Split Omniglot: the 50 alphabets as class-incremental experiences (15 train / 5 test per character)"
+    acc_meaning = ("class-incremental accuracy on the held-out drawings of each character of each alphabet, one head "
+                   "over all characters")
     references = (LAKE, "Schwarz et al. 2018 (Progress & Compress: alphabets as tasks)")
     kind = CLASS_INCREMENTAL
     needs_data = True

@@ -20,6 +20,8 @@ from hippo_bench.tasks.base import CLASS_INCREMENTAL, Benchmark, BenchmarkInstan
 @register("split-patterns")
 class SplitPatterns(Benchmark):
     description = "Generated class-incremental stream of noisy structured patterns (no data needed)"
+    acc_meaning = ("class-incremental accuracy on each experience's held-out generated patterns, one head over all "
+                   "classes")
     references = ("hippo-bench embedded smoke benchmark",)
     kind = CLASS_INCREMENTAL
 
