@@ -19,7 +19,7 @@ ifeq ($(CI),true)
 EXTRAS := test,ray
 endif
 
-.PHONY: run test test-slow bench leaderboard install clean browser
+.PHONY: run test test-slow bench leaderboard release golden install clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ bench: $(STAMP)
 
 leaderboard: $(STAMP)
 	$(BIN)/hippo-bench leaderboard build
+
+# Regenerate every published number with the code at hand (resumable; see README, "Releases").
+release: $(STAMP)
+	$(BIN)/hippo-bench release --jobs 2
+
+# Accept a change of numbers: rewrite the golden runs (then say why in CHANGELOG.md).
+golden: $(STAMP)
+	$(BIN)/hippo-bench golden --rewrite
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -30,6 +30,7 @@ COMMANDS = {
     "sweep": ("sweep", "run every point of a grid file in parallel (local processes or Ray), skipping existing results"),
     "plot": ("plot", "figures of a run or configuration (accuracy matrix, forgetting, learned pattern, network)"),
     "report": ("report", "a static HTML site of the results: leaderboards, a page per configuration, verdicts"),
+    "release": ("release", "regenerate the published results, leaderboards and claim reports with this code"),
     "golden": ("golden", "rerun the golden runs and compare them with their committed rows (or rewrite them)"),
 }
 

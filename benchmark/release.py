@@ -80,3 +80,82 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+# ------------------------------------------------------------ regeneration
+RESULTS = Path("results")
+REPORT_RUNS = Path("reports/runs")
+REPORTS = Path("reports")
+REPORT_SEEDS = 10
+
+
+def outdated(folder: Path) -> list[tuple[Path, Any]]:
+    """(file, spec) of every completed run under ``folder`` that is not yet of this code's release.
+
+    A run is due when its rows are of an older release than the package, or
+    when its code key is not the key of the code at hand (made by this
+    development version but before a change).
+    """
+    from hippo_bench.currency import code_key, is_older_release
+    from hippo_bench.verify import committed_runs, spec_of
+
+    due = []
+    for path, table in committed_runs(folder):
+        first = table.iloc[0]
+        spec = spec_of(first)
+        if is_older_release(str(first.get("hippo_bench_version", ""))) \
+                or str(first.get("code_fingerprint", "")) != code_key(spec)[0]:
+            due.append((path, spec))
+    return due
+
+
+def regenerate(folder: Path, jobs: int, data_root: Path | None, on_done=None) -> tuple[int, int]:
+    """Rerun every outdated run of ``folder`` on ``jobs`` worker processes (the sweep's pool); (done, failed).
+
+    Each fresh file is written atomically under its run_id; the file it
+    replaces (named by an older identity scheme) is removed once the fresh one
+    exists, so an interrupted regeneration resumes where it stopped.
+    """
+    from hippo_bench.results import result_path
+    from hippo_bench.sweep.executors import run_local
+    from hippo_bench.sweep.worker import Job
+
+    due = outdated(folder)
+    by_id = {spec.run_id: (path, spec) for path, spec in due}
+    done = failed = 0
+
+    def finished(job, result) -> None:
+        nonlocal done, failed
+        old, _ = by_id[job.run_id]
+        if result.status in ("ok", "cached") and result_path(folder, job.run_id).exists():
+            done += 1
+            if old.resolve() != result_path(folder, job.run_id).resolve() and old.exists():
+                old.unlink()
+        else:
+            failed += 1
+        if on_done is not None:
+            on_done(job, result)
+
+    # forced: a due file may carry the current code key yet an older release (no code it depends on changed)
+    batches = [[Job(run_id, spec, data_root, Path(folder), force=True)] for run_id, (_, spec) in sorted(by_id.items())]
+    if batches:
+        run_local(batches, jobs, lambda job: None, finished)
+    return done, failed
+
+
+def remove_older(folder: Path) -> list[Path]:
+    """Remove the files of ``folder`` made by an older release than the code; returns them.
+
+    Called once a folder's regeneration finished without a failure: every
+    configuration the code asks for then has a current file, so what is left
+    of an older release is either replaced or asked for by nothing.
+    """
+    from hippo_bench.currency import is_older_release
+    from hippo_bench.verify import committed_runs
+
+    removed = []
+    for path, table in committed_runs(folder):
+        if is_older_release(str(table["hippo_bench_version"].iloc[0])):
+            path.unlink()
+            removed.append(path)
+    return removed

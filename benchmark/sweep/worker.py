@@ -24,6 +24,7 @@ class Job:
     spec: Any
     data_root: Path | None
     out: Path
+    force: bool = False  # run even if a current result exists (a release regenerates runs of an older release)
 
 
 @dataclasses.dataclass
@@ -57,7 +58,7 @@ def run_job(job: Job) -> JobResult:
             _instances = InstanceCache(limit=2)
         instance = _instances.get(benchmarks.get(spec.benchmark), spec.benchmark, spec.benchmark_config,
                                   spec.benchmark_seed, job.data_root)
-        (outcome,) = run_specs([spec], [instance], job.out)
+        (outcome,) = run_specs([spec], [instance], job.out, force=job.force)
         return JobResult(job.run_id, outcome.status, outcome.error, time.monotonic() - start)
     except Exception as exc:  # noqa: BLE001 - a user error or a failure building the stream: record it
         error = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)[-3:])
@@ -80,7 +81,8 @@ def run_batch(jobs: list[Job]) -> list[JobResult]:
             _instances = InstanceCache(limit=2)
         instances = [_instances.get(benchmarks.get(j.spec.benchmark), j.spec.benchmark, j.spec.benchmark_config,
                                     j.spec.benchmark_seed, j.data_root) for j in jobs]
-        outcomes = run_specs([j.spec for j in jobs], instances, jobs[0].out, vectorize=True)
+        outcomes = run_specs([j.spec for j in jobs], instances, jobs[0].out, vectorize=True,
+                             force=any(j.force for j in jobs))
     except Exception as exc:  # noqa: BLE001 - every run of the batch is recorded as failed
         error = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)[-3:])
         for job in jobs:
