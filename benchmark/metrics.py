@@ -4,7 +4,7 @@
 ``i`` (0-indexed, ``T`` experiences); ``b[j]`` is the accuracy on ``j`` before
 any training (the runner's ``train_exp = -1`` evaluation). Missing entries are
 NaN and propagate: a metric that needs them is NaN. Definitions follow
-DESIGN.md section 3; Avalanche's stream-level forgetting and BWT average
+docs/DESIGN.md section 3; Avalanche's stream-level forgetting and BWT average
 differently, so they are not used.
 """
 

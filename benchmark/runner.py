@@ -1,6 +1,6 @@
 """One run: benchmark x strategy x model x seed, evaluated after every experience.
 
-Order matters (DESIGN.md section 2): the benchmark is built first (Avalanche's
+Order matters (docs/DESIGN.md section 2): the benchmark is built first (Avalanche's
 builders touch the global RNG), then every RNG is seeded with the training
 seed, then model and strategy are built. The runner owns the model, the
 device, the batch sizes and its plugins, and passes the strategy a fresh

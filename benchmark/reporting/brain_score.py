@@ -44,7 +44,7 @@ import pandas as pd
 # ------------------------------------------------------------- references
 #: Expected share of active units per region in C-HORSE, the values we score against:
 #: DG 1%, CA3 6%, CA1 25% are Schapiro, Turk-Browne, Norman & Botvinick (2017), Phil. Trans. R. Soc. B 372:
-#: 20160049 (C-HORSE; as quoted in DESIGN.md section 4 and in issue 10, claim 4). EC 0.20 is the expected
+#: 20160049 (C-HORSE; as quoted in docs/DESIGN.md section 4 and in issue 10, claim 4). EC 0.20 is the expected
 #: activity of the EC layers in the lab's Go replication (github.com/schapirolab/hip-sl, hip-sl.go, ParamSets
 #: "Base", class .EC: Layer.Inhib.ActAvg.Init 0.2), for want of a value from the paper.
 CODING_LEVEL: dict[str, float] = {"EC": 0.20, "DG": 0.01, "CA3": 0.06, "CA1": 0.25}
@@ -56,7 +56,7 @@ CODING_LEVEL_HIPSL_GO: dict[str, float] = {"EC": 0.20, "DG": 0.01, "CA3": 0.02, 
 CODING_LEVEL_DECADES = 1.0
 
 #: C-HORSE's ratio of the trisynaptic to the monosynaptic learning rate: 0.2 on ECin->DG and ECin->CA3 vs
-#: 0.02 on ECin<->CA1<->ECout (Schapiro et al. 2017, as quoted in DESIGN.md section 4). The Go replication's
+#: 0.02 on ECin<->CA1<->ECout (Schapiro et al. 2017, as quoted in docs/DESIGN.md section 4). The Go replication's
 #: "Base" param set (hip-sl.go) has 0.4 on ECin->DG, ECin->CA3 and CA3->CA3 vs 0.02 on ECin<->CA1 (ratio 20),
 #: 0.05 on CA3->CA1, and no learning on DG->CA3 (mossy fibres).
 LR_RATIO = 10.0

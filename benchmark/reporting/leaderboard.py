@@ -1,6 +1,6 @@
 """Leaderboards: one table per benchmark, one row per configuration, mean ± std over seeds.
 
-Derived only from the tidy results (DESIGN.md section 2). Runs that differ
+Derived only from the tidy results (docs/DESIGN.md section 2). Runs that differ
 only in their training seed share a ``config_id`` and form one row; the
 "variant" column names what sets a row apart: the strategy parameters that
 differ from the strategy's defaults, plus any other setting (model or
