@@ -1,4 +1,4 @@
-"""Registered meta-hippo networks: mlp2, mlp4, dual and chorse (DESIGN.md section 4)."""
+"""Registered meta-hippo networks: mlp2, mlp4, dual and chorse (docs/DESIGN.md)."""
 
 from __future__ import annotations
 
