@@ -279,7 +279,7 @@ class AvalancheStrategy:
                                      percent_active=100.0 * float((acts > 0).float().mean())))
         finally:
             model.train(was_training)
-        from hippo_bench.strategies.meta_learning import StepSizes
+        from hippo_bench.strategies.meta.step_sizes import StepSizes
 
         steps = getattr(self.template, "steps", None)
         if isinstance(steps, StepSizes):  # the learned inner-loop step sizes of the meta-learners

@@ -2,7 +2,7 @@
 
 Algorithm 1 of the paper as the official code runs it on MNIST
 (montrealrobotics/La-MAML ``model/lamaml.py``, ``run_experiments.sh``), on
-the shared online loop of :mod:`hippo_bench.strategies.meta_learning`:
+the shared online loop of :mod:`hippo_bench.strategies.meta.template`:
 
 - every parameter entry has its own learning rate alpha (``alpha_init``);
   the inner loop takes one sample at a time, ``fast -= relu(alpha) * grad``,
@@ -35,8 +35,9 @@ from typing import Literal
 from hippo_bench.params import param
 from hippo_bench.strategies import register
 from hippo_bench.strategies.base import Strategy, StrategyContext
-from hippo_bench.strategies.meta_learning import ReluAlpha, StepSizes
-from hippo_bench.strategies.meta_parts import GlancingMetaTemplate, InitScheme, init_weights
+from hippo_bench.strategies.meta.initialisation import InitScheme, init_weights
+from hippo_bench.strategies.meta.step_sizes import ReluAlpha, StepSizes
+from hippo_bench.strategies.meta.template import LoopConfig, OnlineMetaTemplate
 from hippo_bench.tasks.base import CLASSIFICATION_KINDS, Measure
 
 LAMAML_REF = "Gupta, Yadav & Paull 2020 (La-MAML; montrealrobotics/La-MAML)"
@@ -56,7 +57,7 @@ class LookaheadConfig:
 
 
 class LookaheadStrategy(Strategy):
-    """Shared build for the strategies that run :class:`GlancingMetaTemplate` on any model."""
+    """Shared build for the strategies that run the loop with La-MAML's glances and replay on any model."""
 
     scenarios = CLASSIFICATION_KINDS
     default_batch_size = 10
@@ -69,16 +70,17 @@ class LookaheadStrategy(Strategy):
         """"async" (weights step with the new learned rates) or "sync" (SGD at weight_lr)."""
         raise NotImplementedError
 
-    def build(self, ctx: StrategyContext) -> GlancingMetaTemplate:
+    def build(self, ctx: StrategyContext) -> OnlineMetaTemplate:
         c = self.config
         init_weights(ctx.model, c.init)
         params = {n: p for n, p in ctx.model.named_parameters() if p.requires_grad}
         steps, step_lr = self.step_sizes(ctx, params)
-        return GlancingMetaTemplate(
-            model=ctx.model, criterion=ctx.criterion, steps=steps, step_lr=step_lr,
-            replay_size=c.buffer_size, replay_batch=c.replay_batch, grad_clip=c.grad_clip,
-            weight_update=self.weight_update(), sync_lr=c.weight_lr, path="materialised",
-            glances=c.glances, second_order=c.second_order, seed=ctx.seed,
+        loop = LoopConfig(
+            replay_size=c.buffer_size, replay_batch=c.replay_batch, seed=ctx.seed, path="materialised",
+            second_order=c.second_order, grad_clip=c.grad_clip, step_lr=step_lr,
+            weight_update=self.weight_update(), sync_lr=c.weight_lr, glances=c.glances, reshuffle=True)
+        return OnlineMetaTemplate(
+            model=ctx.model, criterion=ctx.criterion, steps=steps, loop=loop,
             train_mb_size=ctx.train_mb_size, train_epochs=ctx.epochs, eval_mb_size=ctx.eval_mb_size,
             device=ctx.device, plugins=ctx.plugins, evaluator=ctx.evaluator)
 

@@ -30,14 +30,15 @@ import random
 
 import torch
 from avalanche.models.utils import avalanche_forward
-from avalanche.training.templates import SupervisedMetaLearningTemplate
 from torch import Tensor, nn
 
 from hippo_bench.params import param
 from hippo_bench.strategies import register
 from hippo_bench.strategies.base import Strategy, StrategyContext
-from hippo_bench.strategies.meta_learning import OnlineMetaTemplate, ReservoirBuffer, _loss_and_grad
-from hippo_bench.strategies.meta_parts import InitScheme, init_weights
+from hippo_bench.strategies.meta.gradients import loss_and_grad
+from hippo_bench.strategies.meta.initialisation import InitScheme, init_weights
+from hippo_bench.strategies.meta.replay import ReservoirBuffer
+from hippo_bench.strategies.meta.template import LoopConfig, OnlineTemplate
 from hippo_bench.tasks.base import ALL_KINDS
 
 
@@ -47,8 +48,8 @@ class SequentialSGD:
     MER's inner loop is a long chain of single-sample SGD steps on a small
     MLP; for that network autograd's bookkeeping costs several times the
     arithmetic, so the gradient is written out (backpropagation through
-    linear and rectified layers; the loss gradient from the shared loop's
-    ``_loss_and_grad``). :meth:`of` returns None for any other network, which
+    linear and rectified layers; the loss gradient from
+    :func:`~hippo_bench.strategies.meta.gradients.loss_and_grad`). :meth:`of` returns None for any other network, which
     then takes the autograd path; a test checks the two agree.
     """
 
@@ -83,7 +84,7 @@ class SequentialSGD:
                     h = torch.nn.functional.linear(h, layer.weight, layer.bias)
                 else:
                     h = h.clamp_min(0.0)
-            loss, d = _loss_and_grad(self.criterion, y, h)
+            loss, d = loss_and_grad(self.criterion, y, h)
             for layer, inp in reversed(tape):
                 if isinstance(layer, nn.Linear):
                     d_in = d @ layer.weight  # with the weights before this step
@@ -103,17 +104,24 @@ def reptile_(params: list[Tensor], start: list[Tensor], rate: float) -> None:
             p.copy_(torch.lerp(s, p, rate))
 
 
-class MERTemplate(SupervisedMetaLearningTemplate):
-    """Avalanche meta-learning template running MER Algorithm 1, one sample at a time."""
+class MERTemplate(OnlineTemplate):
+    """Avalanche meta-learning template running MER Algorithm 1, one sample at a time.
+
+    Of the shared :class:`~hippo_bench.strategies.meta.template.LoopConfig`
+    only the replay fields apply (MER's loop is its own: Reptile, no
+    meta-gradient); any other setting is refused.
+    """
 
     def __init__(self, *, model: nn.Module, criterion, lr: float, beta: float, gamma: float, steps: int,
-                 buffer_size: int, replay_batch: int, seed: int = 0, **base):
+                 loop: LoopConfig, **base):
+        if loop != LoopConfig(replay_size=loop.replay_size, replay_batch=loop.replay_batch, seed=loop.seed):
+            raise ValueError("MER's template takes only the replay fields of a LoopConfig")
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
         super().__init__(model=model, optimizer=optimizer, criterion=criterion, **base)
         self.lr, self.beta, self.gamma, self.steps = lr, beta, gamma, steps
-        self.replay = ReservoirBuffer(buffer_size, seed)
-        self.replay_batch = replay_batch
-        self._draw = random.Random(seed + 1)
+        self.replay = ReservoirBuffer(loop.replay_size, loop.seed)
+        self.replay_batch = loop.replay_batch
+        self._draw = random.Random(loop.seed + 1)
         self._fast = SequentialSGD.of(model, self._criterion)
 
     def _replayed(self) -> tuple[Tensor, Tensor, Tensor] | None:
@@ -157,10 +165,6 @@ class MERTemplate(SupervisedMetaLearningTemplate):
     def _outer_update(self, **kwargs):
         """Nothing left to do: both Reptile updates happen per sample in ``_inner_updates``."""
 
-    # The shared loop's data path (each experience collated once) and epoch (no extra forward pass).
-    make_train_dataloader = OnlineMetaTemplate.make_train_dataloader
-    training_epoch = OnlineMetaTemplate.training_epoch
-
 
 @register("mer")
 class MER(Strategy):
@@ -183,7 +187,8 @@ class MER(Strategy):
         c = self.config
         init_weights(ctx.model, c.init)
         return MERTemplate(model=ctx.model, criterion=ctx.criterion, lr=c.lr, beta=c.beta, gamma=c.gamma,
-                           steps=c.steps, buffer_size=c.buffer_size, replay_batch=c.replay_batch, seed=ctx.seed,
+                           steps=c.steps, loop=LoopConfig(replay_size=c.buffer_size, replay_batch=c.replay_batch,
+                                                          seed=ctx.seed),
                            train_mb_size=ctx.train_mb_size, train_epochs=ctx.epochs,
                            eval_mb_size=ctx.eval_mb_size, device=ctx.device, plugins=ctx.plugins,
                            evaluator=ctx.evaluator)

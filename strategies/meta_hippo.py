@@ -5,7 +5,11 @@ The seed poster's model (schapirolab/meta-CLS, ``model/lamaml.py`` with
 style online meta-learner on a HippoNet (``mlp2``, ``mlp4``, ``dual``,
 ``chorse``) that meta-learns, per hidden layer, the inhibition multiplier m of
 its k-WTA threshold and, per projection, a learning rate relu(alpha). The
-loop is the shared one of :mod:`hippo_bench.strategies.meta_learning`.
+loop is the shared one of :mod:`hippo_bench.strategies.meta.template`; the
+variants (gated, frozen readout, transfer, vectorised seeds) extend it
+through the hooks of :meth:`MetaHippo.build` (``network``, ``fixed_rates``,
+``loop_config``), never by changing a built template (docs/DESIGN.md, "The
+meta-learning loop").
 
 Conditions (what is learned): ``baseline`` nothing, ``sparsity`` m only,
 ``lr`` alpha only, ``both``. As in the seed's code, a condition that does
@@ -42,11 +46,26 @@ from hippo_bench.models.hippo_net import HippoNet
 from hippo_bench.params import param
 from hippo_bench.strategies import register
 from hippo_bench.strategies.base import Strategy, StrategyContext
-from hippo_bench.strategies.meta_learning import OnlineMetaTemplate, ReluAlpha, relative_steps
+from hippo_bench.strategies.meta.step_sizes import ReluAlpha
+from hippo_bench.strategies.meta.template import LoopConfig, OnlineMetaTemplate, learned_weights, relative_steps
 from hippo_bench.tasks.base import ALL_KINDS, Measure
 from hippo_bench.tensor_batches import collate_all
 
 HIPPO_MODELS = ("mlp2", "mlp4", "dual", "chorse")
+
+
+@dataclasses.dataclass
+class HippoLoopParams:
+    """The loop parameters every meta-hippo learner has (meta-hippo, its variants, meta-hippo-transfer)."""
+
+    buffer_size: int = param(200, "reservoir replay buffer size", min=0)
+    replay_batch: int = param(5, "replayed samples added to each meta-batch", min=0)
+    grad_clip: float = param(2.0, "gradient-norm clip per parameter group (0: off)", min=0.0)
+    path: Literal["auto", "low-rank", "materialised"] = param(
+        "auto", "meta-gradient computation (auto: low-rank on HippoNets with per-projection alpha)")
+    probe_size: int = param(256, "test samples used to measure % active", min=1)
+    activity_iteration: int = param(9, "update of each experience at which % active is also measured the "
+                                    "seed's way (meta-batch, fast weights); the seed uses its 10th (9)", min=0)
 
 
 @register("meta-hippo")
@@ -60,23 +79,15 @@ class MetaHippo(Strategy):
     also_made_by = ("hippo_bench.strategies.vectorized",)
 
     @dataclasses.dataclass
-    class Config:
+    class Config(HippoLoopParams):
         condition: Literal["baseline", "sparsity", "lr", "both"] = param(
             "both", "what is meta-learned: nothing, m only, alpha only, or both")
         alpha_init: float = param(0.1, "initial learning rate alpha of every projection", min=0.0)
         alpha_lr: float = param(2e-4, "meta step size for alpha (the seed's --opt_lr)", min=0.0)
         m_lr: float = param(0.02, "meta step size for m (the seed's --multiplier_lr)", min=0.0)
         per_parameter_lr: bool = param(False, "one alpha per weight (La-MAML) instead of per projection")
-        buffer_size: int = param(200, "reservoir replay buffer size", min=0)
-        replay_batch: int = param(5, "replayed samples added to each meta-batch", min=0)
-        grad_clip: float = param(2.0, "gradient-norm clip per parameter group (0: off)", min=0.0)
-        path: Literal["auto", "low-rank", "materialised"] = param(
-            "auto", "meta-gradient computation (auto: low-rank on HippoNets with per-projection alpha)")
-        probe_size: int = param(256, "test samples used to measure % active", min=1)
         clamp_m: bool = param(False, "keep the inhibition multiplier m >= 0 after each meta-step (the seed's code "
                               "does not)")
-        activity_iteration: int = param(9, "update of each experience at which % active is also measured the "
-                                        "seed's way (meta-batch, fast weights); the seed uses its 10th (9)", min=0)
 
     @property
     def learns_sparsity(self) -> bool:
@@ -86,23 +97,42 @@ class MetaHippo(Strategy):
     def learns_lr(self) -> bool:
         return self.config.condition in ("lr", "both")
 
-    def build(self, ctx: StrategyContext) -> OnlineMetaTemplate:
-        c = self.config
+    # -- hooks of build, in the order it calls them ---------------------
+    def network(self, ctx: StrategyContext):
+        """The network the loop trains (variants check or extend it): m fixed at 0 when sparsity is not learned."""
         model = ctx.model
         if isinstance(model, HippoNet) and not self.learns_sparsity:
             with torch.no_grad():
                 model.inhibition.zero_()  # the seed's conditions without inhibition: plain ReLU
-        params = {n: p for n, p in model.named_parameters() if p.requires_grad}
-        steps = ReluAlpha(params, c.alpha_init, per_parameter=c.per_parameter_lr, learned=self.learns_lr)
+        return model
+
+    def loop_config(self, ctx: StrategyContext, model) -> LoopConfig:
+        """The loop's settings and hooks; variants extend it (``dataclasses.replace`` on super's)."""
+        c = self.config
+        learns_m = self.learns_sparsity and isinstance(model, HippoNet)
+        return LoopConfig(
+            replay_size=c.buffer_size, replay_batch=c.replay_batch, seed=ctx.seed, path=c.path,
+            grad_clip=c.grad_clip, step_lr=c.alpha_lr if self.learns_lr else 0.0,
+            inhibition_lr=c.m_lr if learns_m else 0.0, inhibition_floor=0.0 if learns_m and c.clamp_m else None,
+            activity_iteration=c.activity_iteration)
+
+    def fixed_rates(self, model) -> dict[str, float]:
+        """Parameter name -> a step size relu(alpha) = alpha >= 0 that is set, not learned (default: none)."""
+        return {}
+
+    def build(self, ctx: StrategyContext) -> OnlineMetaTemplate:
+        c = self.config
+        model = self.network(ctx)
+        loop = self.loop_config(ctx, model)
+        params = learned_weights(model, loop)
+        steps = ReluAlpha(params, c.alpha_init, per_parameter=c.per_parameter_lr, learned=self.learns_lr,
+                          fixed=self.fixed_rates(model))
         self._probe = None
         self._tests = None
         return OnlineMetaTemplate(
-            model=model, criterion=ctx.criterion, steps=steps, step_lr=c.alpha_lr if self.learns_lr else 0.0,
-            inhibition_lr=c.m_lr if self.learns_sparsity and isinstance(model, HippoNet) else 0.0,
-            replay_size=c.buffer_size, replay_batch=c.replay_batch, grad_clip=c.grad_clip,
-            path=c.path, inhibition_floor=0.0 if c.clamp_m else None, activity_iteration=c.activity_iteration,
-            seed=ctx.seed, train_mb_size=ctx.train_mb_size, train_epochs=ctx.epochs,
-            eval_mb_size=ctx.eval_mb_size, device=ctx.device, plugins=ctx.plugins, evaluator=ctx.evaluator)
+            model=model, criterion=ctx.criterion, steps=steps, loop=loop, train_mb_size=ctx.train_mb_size,
+            train_epochs=ctx.epochs, eval_mb_size=ctx.eval_mb_size, device=ctx.device, plugins=ctx.plugins,
+            evaluator=ctx.evaluator)
 
     # -- recording ------------------------------------------------------
     def _test_sets(self, ctx: StrategyContext) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -6,7 +6,7 @@ gets a binary gate g_p in {0, 1} multiplying its weights, parametrised as
 sparse-MAML parametrises its masks (von Oswald et al. 2021;
 Johswald/learning_where_to_learn): g_p = (sign(s_p) + 1) / 2 on a learned
 score s_p, with the straight-through estimator for the gradient (sign's
-derivative taken as one, :mod:`~hippo_bench.strategies.meta_parts`). A gate
+derivative taken as one, :mod:`~hippo_bench.strategies.meta.step_sizes`). A gate
 is a relaxed binary choice: the forward pass sees the pathway fully on or
 fully off, the score keeps moving and may switch it back on.
 
@@ -18,13 +18,15 @@ SGD step of ``gate_lr`` after every meta-update. They are not fast weights
 near the boundary (sparse-MAML's masks start around zero), so that a
 persistent meta-gradient can close a pathway within one stream.
 
-How, given that the loop (:mod:`~hippo_bench.strategies.meta_learning`) is
-shared and frozen: after meta-hippo's own ``build`` the network is given
+How it extends meta-hippo's loop, through the hooks of its build
+(docs/DESIGN.md, "The meta-learning loop"): ``network`` gives the network
 its gates (its class becomes :class:`GatedHippoNet`, which multiplies every
 projection's weights by its gate in ``run``, the one forward all passes
-use), the meta-gradient is taken with autograd (``path = materialised``;
-the hand-written low-rank path knows no gates), and an Avalanche plugin
-steps the scores after each meta-update. Nothing else differs from
+use); ``loop_config`` declares the scores as meta-parameters of the loop
+(:class:`~hippo_bench.strategies.meta.template.MetaParameters`: no fast
+weights, no weights; clipped and stepped after each meta-update); the
+meta-gradient is taken with autograd (``path = materialised``; the
+hand-written low-rank path knows no gates). Nothing else differs from
 meta-hippo. Recorded per projection after every evaluation: ``gate``
 (0 or 1) and ``gate_score``.
 """
@@ -35,7 +37,6 @@ import dataclasses
 from typing import Literal
 
 import torch
-from avalanche.core import BasePlugin
 from torch import Tensor, nn
 
 from hippo_bench.errors import UserError
@@ -43,15 +44,15 @@ from hippo_bench.models.hippo_net import HippoNet
 from hippo_bench.params import param
 from hippo_bench.strategies import register
 from hippo_bench.strategies.base import StrategyContext
+from hippo_bench.strategies.meta.step_sizes import StraightThrough
+from hippo_bench.strategies.meta.template import LoopConfig, MetaParameters, OnlineMetaTemplate
 from hippo_bench.strategies.meta_hippo import MetaHippo
-from hippo_bench.strategies.meta_learning import OnlineMetaTemplate, _clip_
-from hippo_bench.strategies.meta_parts import _StraightThrough
 from hippo_bench.tasks.base import Measure
 
 
 def binary_gate(score: Tensor) -> Tensor:
     """(sign(score) + 1) / 2 with a straight-through gradient (a zero score gives a half gate)."""
-    return 0.5 * (_StraightThrough.apply(score, torch.sign) + 1.0)
+    return 0.5 * (StraightThrough.apply(score, torch.sign) + 1.0)
 
 
 class GatedHippoNet(HippoNet):
@@ -81,25 +82,6 @@ class GatedHippoNet(HippoNet):
         return super().run(x, weights={k: gates[k] * v for k, v in w.items()}, inhibition=inhibition)
 
 
-class GateUpdate(BasePlugin):
-    """After every meta-update: a clipped SGD step on the gate scores (their meta-gradient), then zero it."""
-
-    checkpoint_stateless = True  # the scores live in the model's state dict
-
-    def __init__(self, model: GatedHippoNet, lr: float, grad_clip: float):
-        super().__init__()
-        self.model, self.lr, self.grad_clip = model, lr, grad_clip
-
-    def after_outer_update(self, strategy: OnlineMetaTemplate, **kwargs):
-        scores = list(self.model.gate_scores.values())
-        with torch.no_grad():
-            _clip_(scores, self.grad_clip)
-            for s in scores:
-                if s.grad is not None:
-                    s.sub_(self.lr * s.grad)
-                s.grad = None
-
-
 @register("meta-hippo-gated")
 class MetaHippoGated(MetaHippo):
     description = ("meta-hippo that also meta-learns a binary gate per projection (sparse-MAML's straight-through "
@@ -114,14 +96,16 @@ class MetaHippoGated(MetaHippo):
         gate_init: float = param(0.05, "initial gate score (> 0: pathway on; near 0, as sparse-MAML's masks start, "
                                  "so the meta-gradient can close it)")
 
-    def build(self, ctx: StrategyContext) -> OnlineMetaTemplate:
+    def network(self, ctx: StrategyContext) -> GatedHippoNet:
         if type(ctx.model) is not HippoNet:
             raise UserError(f"--model: {self.name} needs a meta-hippo network (mlp2, mlp4, dual or chorse), "
                             f"not a {type(ctx.model).__name__}")
-        template = super().build(ctx)  # alphas and the loop's weight list are made before the gates exist
-        model = GatedHippoNet.give_gates(ctx.model, self.config.gate_init)
-        template.plugins.append(GateUpdate(model, self.config.gate_lr, self.config.grad_clip))
-        return template
+        return GatedHippoNet.give_gates(super().network(ctx), self.config.gate_init)
+
+    def loop_config(self, ctx: StrategyContext, model: GatedHippoNet) -> LoopConfig:
+        loop = super().loop_config(ctx, model)
+        gates = MetaParameters(tuple(model.gate_scores.values()), self.config.gate_lr)
+        return dataclasses.replace(loop, meta_parameters=(*loop.meta_parameters, gates))
 
     def measures(self, template: OnlineMetaTemplate, ctx: StrategyContext) -> list[Measure]:
         out = super().measures(template, ctx)

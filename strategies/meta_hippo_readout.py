@@ -13,17 +13,16 @@ rates still rise with depth. ``readout``:
   weight).
 
 Everything else is meta-hippo (``condition``, m, the hidden projections'
-relu(alpha), the loop). How, given that the loop
-(:mod:`~hippo_bench.strategies.meta_learning`) is shared and frozen: after
-meta-hippo's own ``build``, the readout's alpha is set to 0 and taken out of
-the meta-gradient (``requires_grad`` off). relu(0) = 0 makes the readout's
-inner step zero (its fast weight is its slow weight) and its asynchronous
-update ``W -= relu(alpha) dmeta/dW`` zero; relu'(0) = 0 would keep it there
-anyway. Its meta-gradient is still computed and, as in meta-hippo, still
-counts in the joint norm clip of the weight gradients (2.0): only the
-readout's learning is changed. The separate learner is an Avalanche plugin
-added to the template's plugin list (``after_training_iteration``), reading
-the template's meta-batch.
+relu(alpha), the loop), extended through meta-hippo's build hooks
+(docs/DESIGN.md, "The meta-learning loop"): the readout's rate is a fixed
+rate of 0 (``fixed_rates``: alpha = 0 and never meta-learned). relu(0) = 0
+makes the readout's inner step zero (its fast weight is its slow weight)
+and its asynchronous update ``W -= relu(alpha) dmeta/dW`` zero. Its
+meta-gradient is still computed and, as in meta-hippo, still counts in the
+joint norm clip of the weight gradients (2.0): only the readout's learning
+is changed. The separate learner is one of the loop's ``after_update``
+hooks (``loop_config``): it is called with the meta-batch after every
+meta-update.
 
 Recorded as meta-hippo, except that the readout has no learned rate: its
 ``learned_lr``/``alpha_raw``/``relative_step`` rows are replaced by
@@ -37,7 +36,6 @@ import dataclasses
 from typing import Literal
 
 import torch
-from avalanche.core import BasePlugin
 from torch import Tensor
 
 from hippo_bench.errors import UserError
@@ -46,7 +44,7 @@ from hippo_bench.params import param
 from hippo_bench.strategies import register
 from hippo_bench.strategies.base import StrategyContext
 from hippo_bench.strategies.meta_hippo import MetaHippo
-from hippo_bench.strategies.meta_learning import OnlineMetaTemplate, _key
+from hippo_bench.strategies.meta.template import LoopConfig, OnlineMetaTemplate
 from hippo_bench.tasks.base import Measure
 
 READOUT_METRICS = ("learned_lr", "alpha_raw", "relative_step")
@@ -58,11 +56,10 @@ def readout_projections(model: HippoNet) -> list[tuple[str, str, str]]:
     return [(f"weights.{p.key}", p.name, p.group) for p in model.spec.projections if p.dst in outputs]
 
 
-class SeparateReadout(BasePlugin):
+class SeparateReadout:
     """Plain SGD at a fixed rate on the readout weights, once per meta-update, on the template's meta-batch."""
 
     def __init__(self, model: HippoNet, criterion, lr: float):
-        super().__init__()
         self.model, self.criterion, self.lr = model, criterion, lr
         self.keys = [name.removeprefix("weights.") for name, _, _ in readout_projections(model)]
         self.last_relative_step: dict[str, float] = {}
@@ -81,8 +78,8 @@ class SeparateReadout(BasePlugin):
                 self.last_relative_step[k] = float((self.lr * g).norm()) / norm if norm > 0 else float("nan")
                 w.sub_(self.lr * g)
 
-    def after_training_iteration(self, strategy: OnlineMetaTemplate, **kwargs):
-        x, y, _ = strategy._meta_batch  # the batch + replay of the meta-update that just ran
+    def after_update(self, x: Tensor, y: Tensor, t: Tensor) -> None:
+        """The loop's hook: (x, y, t) is the batch + replay of the meta-update that just ran."""
         self.step(x, y)
 
 
@@ -98,22 +95,24 @@ class MetaHippoFrozenReadout(MetaHippo):
             "frozen", "the readout's weights: fixed at init, or trained by a separate plain-SGD learner")
         readout_lr: float = param(0.05, "SGD rate of the separate readout learner (ignored when frozen)", min=0.0)
 
-    def build(self, ctx: StrategyContext) -> OnlineMetaTemplate:
+    def network(self, ctx: StrategyContext):
         if not isinstance(ctx.model, HippoNet):
             raise UserError(f"--model: {self.name} needs a meta-hippo network (mlp2, mlp4, dual or chorse), "
                             f"not a {type(ctx.model).__name__}")
+        model = super().network(ctx)
+        self._readout = readout_projections(model)
+        return model
+
+    def fixed_rates(self, model) -> dict[str, float]:
+        return {name: 0.0 for name, _, _ in readout_projections(model)}
+
+    def loop_config(self, ctx: StrategyContext, model) -> LoopConfig:
+        loop = super().loop_config(ctx, model)
         self._separate = None
-        if self.config.readout == "separate":
-            self._separate = SeparateReadout(ctx.model, ctx.criterion, self.config.readout_lr)
-            ctx.plugins.append(self._separate)  # a fresh list per build (the runner's contract)
-        template = super().build(ctx)
-        self._readout = readout_projections(ctx.model)
-        with torch.no_grad():
-            for name, _, _ in self._readout:
-                alpha = template.steps.alpha[_key(name)]
-                alpha.zero_()
-                alpha.requires_grad_(False)
-        return template
+        if self.config.readout == "frozen":
+            return loop
+        self._separate = SeparateReadout(model, ctx.criterion, self.config.readout_lr)
+        return dataclasses.replace(loop, after_update=(*loop.after_update, self._separate.after_update))
 
     @property
     def readout_rate(self) -> float:

@@ -29,6 +29,11 @@ run_id, and a source file changed later cannot pass for the old one.
 Layer and projection names are checked against the network when the run
 starts: every hidden layer needs an m and every projection an lr, and a
 name the network does not have is an error.
+
+It is meta-hippo with ``condition`` baseline (a class constant of its
+Config, not a parameter), extended through meta-hippo's build hooks
+(docs/DESIGN.md, "The meta-learning loop"): ``network`` sets m from the
+source, ``fixed_rates`` every projection's rate.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar
 
 import torch
 
@@ -46,10 +51,8 @@ from hippo_bench.errors import UserError
 from hippo_bench.models.hippo_net import HippoNet
 from hippo_bench.params import param
 from hippo_bench.strategies import register
-from hippo_bench.strategies.base import Strategy, StrategyContext
-from hippo_bench.strategies.meta_hippo import HIPPO_MODELS, MetaHippo, pathway_table
-from hippo_bench.strategies.meta_learning import OnlineMetaTemplate, _key
-from hippo_bench.tasks.base import ALL_KINDS, Measure
+from hippo_bench.strategies.base import StrategyContext
+from hippo_bench.strategies.meta_hippo import HippoLoopParams, MetaHippo
 
 NO_SOURCE = "none"
 NO_SOURCE_M = 0.0  # meta-hippo --condition baseline: no inhibition
@@ -144,27 +147,21 @@ def resolve_source(text: str) -> str:
 
 
 @register("meta-hippo-transfer")
-class MetaHippoTransfer(Strategy):
+class MetaHippoTransfer(MetaHippo):
     description = ("meta-hippo's online learner with per-layer m and per-projection lr transferred from a source "
                    "run (or mapping) and frozen")
     references = MetaHippo.references
-    scenarios = ALL_KINDS
-    models = HIPPO_MODELS
-    default_batch_size = 5
 
     @dataclasses.dataclass
-    class Config:
+    class Config(HippoLoopParams):
+        # What meta-hippo's build reads, fixed here: nothing meta-learned, every rate per projection and set by
+        # fixed_rates (alpha_init is never used).
+        condition: ClassVar[str] = "baseline"
+        per_parameter_lr: ClassVar[bool] = False
+        alpha_init: ClassVar[float] = NO_SOURCE_LR
         source: str = param(NO_SOURCE, "m and lr to use: a results file or run id of a meta-hippo run, a JSON "
                                        "mapping {\"m\": {layer: v}, \"lr\": {projection: v}}, or none (m = 0, "
                                        "lr = 0.1); stored as the values themselves")
-        buffer_size: int = param(200, "reservoir replay buffer size", min=0)
-        replay_batch: int = param(5, "replayed samples added to each meta-batch", min=0)
-        grad_clip: float = param(2.0, "gradient-norm clip of the weights' meta-gradient (0: off)", min=0.0)
-        path: Literal["auto", "low-rank", "materialised"] = param(
-            "auto", "meta-gradient computation (auto: low-rank on HippoNets)")
-        probe_size: int = param(256, "test samples used to measure % active", min=1)
-        activity_iteration: int = param(9, "update of each experience at which % active is also measured on "
-                                        "the meta-batch with the fast weights", min=0)
 
         def __post_init__(self):
             self.source = resolve_source(self.source)
@@ -173,12 +170,8 @@ class MetaHippoTransfer(Strategy):
         """The source's {"m": ..., "lr": ...}, or None for no transfer."""
         return None if self.config.source == NO_SOURCE else json.loads(self.config.source)
 
-    def build(self, ctx: StrategyContext) -> OnlineMetaTemplate:
-        c = self.config
-        model = ctx.model
-        if not isinstance(model, HippoNet):
-            raise UserError(f"--model: {self.name} needs a meta-hippo network (mlp2, mlp4, dual or chorse), "
-                            f"not a {type(model).__name__}")
+    def transferred(self, model: HippoNet) -> dict:
+        """m per hidden layer and lr per projection for ``model``, checked against its names."""
         layers, projections = list(model.hidden_names), [p.name for p in model.spec.projections]
         values = self.values()
         if values is None:
@@ -190,18 +183,19 @@ class MetaHippoTransfer(Strategy):
                 problem = (f"names {', '.join(unknown)}, which the network does not have" if unknown
                            else f"gives no {key} for {', '.join(missing)}")
                 raise UserError(f"--source: {key} {problem} (its {what}: {', '.join(names)})")
-        self._inner = MetaHippo(MetaHippo.Config(
-            condition="baseline", alpha_init=NO_SOURCE_LR, buffer_size=c.buffer_size, replay_batch=c.replay_batch,
-            grad_clip=c.grad_clip, path=c.path, probe_size=c.probe_size, activity_iteration=c.activity_iteration))
-        template = self._inner.build(ctx)  # nothing meta-learned: m and alpha stay where they are set here
+        return values
+
+    def network(self, ctx: StrategyContext) -> HippoNet:
+        model = ctx.model
+        if not isinstance(model, HippoNet):
+            raise UserError(f"--model: {self.name} needs a meta-hippo network (mlp2, mlp4, dual or chorse), "
+                            f"not a {type(model).__name__}")
+        m = self.transferred(model)["m"]
+        model = super().network(ctx)
         with torch.no_grad():
-            model.inhibition.copy_(torch.tensor([values["m"][n] for n in layers], dtype=model.inhibition.dtype))
-            for p in model.spec.projections:
-                template.steps.alpha[_key(f"weights.{p.key}")].fill_(values["lr"][p.name])
-        return template
+            model.inhibition.copy_(torch.tensor([m[n] for n in model.hidden_names], dtype=model.inhibition.dtype))
+        return model
 
-    def measures(self, template: OnlineMetaTemplate, ctx: StrategyContext) -> list[Measure]:
-        return self._inner.measures(template, ctx)
-
-    def report(self, tables) -> list:
-        return [pathway_table(tables)]
+    def fixed_rates(self, model: HippoNet) -> dict[str, float]:
+        lr = self.transferred(model)["lr"]
+        return {f"weights.{p.key}": lr[p.name] for p in model.spec.projections}

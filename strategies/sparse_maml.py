@@ -37,7 +37,7 @@ from typing import Literal
 from hippo_bench.params import param
 from hippo_bench.strategies import register
 from hippo_bench.strategies.la_maml import LAMAML_REF, LookaheadConfig, LookaheadStrategy
-from hippo_bench.strategies.meta_parts import BinaryMask, ReluThrough
+from hippo_bench.strategies.meta.step_sizes import BinaryMask, ReluThrough
 from hippo_bench.tasks.base import Measure
 
 

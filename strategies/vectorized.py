@@ -34,8 +34,9 @@ from torch import nn
 
 from hippo_bench.models.hippo_net import HippoNet
 from hippo_bench.models.hippo_net_stack import NetStack
+from hippo_bench.strategies.meta.fast_weights import LowRankPath, PathSetup, build_path
+from hippo_bench.strategies.meta.template import LoopConfig
 from hippo_bench.strategies.meta_hippo import MetaHippo
-from hippo_bench.strategies.meta_learning import LowRankPath
 
 
 # ------------------------------------------------------------ turn taking
@@ -137,6 +138,16 @@ class _SeedPath:
         self.real, self.lockstep, self.index = real, lockstep, index
         self.batch: tuple[torch.Tensor, torch.Tensor] | None = None
 
+    @classmethod
+    def factory(cls, lockstep: Lockstep, index: int) -> Callable[[PathSetup], "_SeedPath"]:
+        """The loop's ``path_factory`` for party ``index``: meta-hippo's own path, wrapped."""
+        def make(setup: PathSetup) -> _SeedPath:
+            real = build_path(setup)
+            if not isinstance(real, LowRankPath):
+                raise RuntimeError("vectorised seeds need meta-hippo's low-rank path")
+            return cls(real, lockstep, index)
+        return make
+
     def reset(self) -> None:
         self.real.reset()
 
@@ -213,14 +224,12 @@ class VectorizedMetaHippo(MetaHippo):
 
     runs_as = "meta-hippo"
 
-    def build(self, ctx):
-        template = super().build(ctx)
+    def loop_config(self, ctx, model) -> LoopConfig:
+        loop = super().loop_config(ctx, model)
         party = getattr(_party, "value", None)
-        if party is not None:
-            if not isinstance(template.path, LowRankPath):
-                raise RuntimeError("vectorised seeds need meta-hippo's low-rank path")
-            template.path = _SeedPath(template.path, *party)
-        return template
+        if party is None:
+            return loop
+        return dataclasses.replace(loop, path_factory=_SeedPath.factory(*party))
 
 
 # ------------------------------------------------------------ running G seeds

@@ -28,10 +28,10 @@ def test_golden_run_reproduces_its_committed_rows(entry):
 
 def test_a_learning_rule_change_of_one_in_a_thousand_fails_the_golden_run(monkeypatch):
     """The golden runs catch a change of numbers however small: every step size 0.1% larger."""
-    from hippo_bench.strategies import meta_learning
+    from hippo_bench.strategies.meta import step_sizes
 
-    original = meta_learning.ReluAlpha.step
-    monkeypatch.setattr(meta_learning.ReluAlpha, "step", lambda self, name: original(self, name) * 1.001)
+    original = step_sizes.ReluAlpha.step
+    monkeypatch.setattr(step_sizes.ReluAlpha, "step", lambda self, name: original(self, name) * 1.001)
     entry = next(e for e in ENTRIES if e.name == "meta-hippo-mlp2")
     result = check(entry, GOLDEN)
     assert result.status == "moved"
@@ -86,7 +86,7 @@ def _reworded(text: str) -> str:
 
 def test_a_docstring_or_comment_edit_in_any_core_module_changes_no_code_key():
     modules = _core_modules()
-    assert {"hippo_bench.runner", "hippo_bench.strategies.meta_learning", "hippo_bench.models.hippo_net"} <= set(modules)
+    assert {"hippo_bench.runner", "hippo_bench.strategies.meta.template", "hippo_bench.models.hippo_net"} <= set(modules)
     for module, path in modules.items():
         text = open(path, encoding="utf-8").read()
         edited = _reworded(text)
@@ -95,7 +95,7 @@ def test_a_docstring_or_comment_edit_in_any_core_module_changes_no_code_key():
 
 
 def test_a_code_edit_changes_the_code_key():
-    path = closure(("hippo_bench.strategies.meta_learning",))["hippo_bench.strategies.meta_learning"]
+    path = closure(("hippo_bench.strategies.meta.gradients",))["hippo_bench.strategies.meta.gradients"]
     text = open(path, encoding="utf-8").read()
     assert "max_norm / (total + 1e-6)" in text
     assert normalized_source(text.replace("max_norm / (total + 1e-6)", "max_norm / (total + 1e-7)")) \

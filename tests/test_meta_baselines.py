@@ -18,7 +18,8 @@ from hippo_bench.strategies.la_maml import LaMAML
 from hippo_bench.strategies.lamaml_avalanche import IgnoresTaskLabels
 from hippo_bench.strategies.mer import MER, SequentialSGD, reptile_
 from hippo_bench.strategies.mer_avalanche import MERAvalanche
-from hippo_bench.strategies.meta_parts import BinaryMask, ReluThrough, init_weights
+from hippo_bench.strategies.meta.initialisation import init_weights
+from hippo_bench.strategies.meta.step_sizes import BinaryMask, ReluThrough
 from hippo_bench.strategies.sparse_maml import SparseMAML
 from hippo_bench.tasks.base import DOMAIN_INCREMENTAL, BenchmarkInstance, tensor_stream_benchmark
 
@@ -117,7 +118,7 @@ def test_glances_revisit_a_batch_but_store_it_once():
 
 def test_second_order_meta_gradient_includes_the_hessian_term():
     """One inner step on a 1-d quadratic by hand: L(w) = (w - c)^2 / 2, fast = w - a L'(w)."""
-    from hippo_bench.strategies.meta_parts import SecondOrderPath
+    from hippo_bench.strategies.meta.fast_weights import SecondOrderPath
 
     class Scalar(nn.Module):
         def __init__(self):

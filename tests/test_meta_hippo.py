@@ -10,17 +10,20 @@ import torch.nn.functional as F
 
 from hippo_bench.models import models
 from hippo_bench.strategies.base import silent_evaluator
-from hippo_bench.strategies.meta_learning import OnlineMetaTemplate, ReluAlpha, ReservoirBuffer
+from hippo_bench.strategies.meta.replay import ReservoirBuffer
+from hippo_bench.strategies.meta.step_sizes import ReluAlpha
+from hippo_bench.strategies.meta.template import LoopConfig, OnlineMetaTemplate
 
 from conftest import read_runs
 
 
 def make_template(model, *, alpha=0.3, step_lr=0.0, m_lr=0.0, path="auto", per_parameter=False,
-                  grad_clip=2.0, replay_batch=3, criterion=None):
+                  grad_clip=2.0, replay_batch=3, criterion=None, **loop):
     steps = ReluAlpha(dict(model.named_parameters()), alpha, per_parameter=per_parameter, learned=step_lr > 0)
-    return OnlineMetaTemplate(model=model, criterion=criterion or torch.nn.CrossEntropyLoss(), steps=steps,
-                              step_lr=step_lr, inhibition_lr=m_lr, path=path, grad_clip=grad_clip,
-                              replay_batch=replay_batch, evaluator=silent_evaluator())
+    loop = LoopConfig(step_lr=step_lr, inhibition_lr=m_lr, path=path, grad_clip=grad_clip, replay_batch=replay_batch,
+                      **loop)
+    return OnlineMetaTemplate(model=model, criterion=criterion or torch.nn.CrossEntropyLoss(), steps=steps, loop=loop,
+                              evaluator=silent_evaluator())
 
 
 def feed(tpl, batches):
@@ -176,9 +179,9 @@ def test_reservoir_buffer_keeps_a_uniform_sample():
 
 
 def test_nan_meta_loss_stops_with_clear_error(run_cli, tiny_bench, tmp_path, monkeypatch):
-    from hippo_bench.strategies import meta_learning
+    from hippo_bench.strategies.meta import fast_weights
 
-    monkeypatch.setattr(meta_learning.LowRankPath, "meta_backward",
+    monkeypatch.setattr(fast_weights.LowRankPath, "meta_backward",
                         lambda self, x, y, t: torch.tensor(float("nan")))
     code, out, err = run_cli("run", "--strategy", "meta-hippo", "--out", tmp_path, *tiny_bench)
     assert code != 0
@@ -238,8 +241,7 @@ def test_inhibition_multiplier_is_unbounded_unless_a_floor_is_set(monkeypatch, f
     model = models.get("mlp2")(models.get("mlp2").Config(hidden=[6])).build((5,), 3)
     with torch.no_grad():
         model.inhibition.fill_(0.01)
-    tpl = make_template(model, m_lr=0.5, grad_clip=0.0)
-    tpl.inhibition_floor = floor
+    tpl = make_template(model, m_lr=0.5, grad_clip=0.0, inhibition_floor=floor)
 
     def fake_meta_backward(x, y, t):
         for p in model.weights.values():
@@ -258,8 +260,7 @@ def test_seed_activity_measure_with_zero_steps_is_the_slow_weights_activity_on_t
     model = models.get("mlp2")(models.get("mlp2").Config(hidden=[40, 30])).build((12,), 4)
     with torch.no_grad():
         model.inhibition.fill_(0.4)
-    tpl = make_template(model, alpha=0.0, replay_batch=0)
-    tpl.activity_iteration = 0
+    tpl = make_template(model, alpha=0.0, replay_batch=0, activity_iteration=0)
     (x, y), = batches(1, 6, 12, 4)
     expected = model.fraction_active(x)
     feed(tpl, [(x, y)])
@@ -275,8 +276,7 @@ def test_seed_activity_measure_agrees_between_the_low_rank_and_materialised_path
         model = models.get("mlp2")(models.get("mlp2").Config(hidden=[40, 30])).build((12,), 4)
         with torch.no_grad():
             model.inhibition.fill_(0.3)
-        tpl = make_template(model, alpha=2.0, path=path, replay_batch=0)
-        tpl.activity_iteration = 0
+        tpl = make_template(model, alpha=2.0, path=path, replay_batch=0, activity_iteration=0)
         (x, y), = batches(1, 6, 12, 4)
         slow = model.fraction_active(x)
         feed(tpl, [(x, y)])

@@ -74,7 +74,7 @@ def test_editing_code_the_run_depends_on_makes_the_cached_result_stale_but_a_com
 def test_fingerprint_follows_imports_and_leaves_out_presentation_code():
     mods = closure(("hippo_bench.runner", "hippo_bench.strategies.meta_hippo", "hippo_bench.tasks.mnist",
                     "hippo_bench.models.hippo_models"))
-    assert {"hippo_bench.strategies.meta_learning", "hippo_bench.models.hippo_net", "hippo_bench.data.mnist",
+    assert {"hippo_bench.strategies.meta.template", "hippo_bench.models.hippo_net", "hippo_bench.data.mnist",
             "hippo_bench.recording", "hippo_bench.tensor_batches"} <= set(mods)
     assert not any(m.startswith(("hippo_bench.reporting", "hippo_bench.commands", "hippo_bench.cli"))
                    for m in mods)

@@ -32,6 +32,9 @@ RESUMABLE = {
     "la-maml": ("la-maml", None, {"buffer_size": 8, "glances": 2}),
     "mer": ("mer", None, {"buffer_size": 8, "replay_batch": 2}),
     "meta-hippo-gated": ("meta-hippo-gated", "mlp2", {"buffer_size": 8, "gate_lr": 0.5}),  # adds parameters
+    # its separate readout learner is a hook of the loop, not a plugin with state of its own
+    "meta-hippo-frozen-readout": ("meta-hippo-frozen-readout", "mlp2", {"buffer_size": 8, "readout": "separate",
+                                                                        "alpha_lr": 0.01}),
 }
 
 

@@ -17,7 +17,8 @@ from torch import nn
 from hippo_bench.models.hippo_net import HippoNet, chorse_spec, dual_spec, mlp_spec
 from hippo_bench.models.hippo_net_stack import NetStack
 from hippo_bench.results import PROVENANCE_COLUMNS
-from hippo_bench.strategies.meta_learning import LowRankPath, ReluAlpha
+from hippo_bench.strategies.meta.fast_weights import LowRankPath
+from hippo_bench.strategies.meta.step_sizes import ReluAlpha
 from hippo_bench.launch import run_specs
 from hippo_bench.strategies.vectorized import Lockstep, execute_seeds, unsupported_reason
 from hippo_bench.verify import is_machine_metric
@@ -158,18 +159,18 @@ def test_three_vectorised_seeds_record_the_rows_of_three_lone_runs(tmp_path, con
 
 
 def test_a_failing_seed_fails_alone_and_the_others_finish(tmp_path, monkeypatch):
-    from hippo_bench.strategies import meta_learning
+    from hippo_bench.strategies.meta import template as meta_template
 
     pairs = _specs([0, 1, 2])
     specs, instances = [p[0] for p in pairs], [p[1] for p in pairs]
-    original = meta_learning.OnlineMetaTemplate._outer_update
+    original = meta_template.OnlineMetaTemplate._outer_update
 
     def nan_for_seed_1(self, **kwargs):
         if getattr(self, "_fail", False):
             self.model.inhibition.data.fill_(float("nan"))
         return original(self, **kwargs)
 
-    monkeypatch.setattr(meta_learning.OnlineMetaTemplate, "_outer_update", nan_for_seed_1)
+    monkeypatch.setattr(meta_template.OnlineMetaTemplate, "_outer_update", nan_for_seed_1)
     from hippo_bench.strategies import vectorized
 
     build = vectorized.VectorizedMetaHippo.build
