@@ -179,7 +179,8 @@ def add_flags(parser: argparse.ArgumentParser | Any, config_cls: type, prefix: s
         rng = ""
         if spec.min is not None or spec.max is not None:
             rng = f" [{'' if spec.min is None else spec.min}..{'' if spec.max is None else spec.max}]"
-        kwargs["help"] = f"{spec.help}{choices}{rng} (default: {spec.default})".strip()
+        # argparse formats help with %: a literal one (as in "% active") must be doubled
+        kwargs["help"] = f"{spec.help}{choices}{rng} (default: {spec.default})".strip().replace("%", "%%")
         kwargs["metavar"] = _metavar(tp)
         group.add_argument(flag, **kwargs)
         dests[dest] = dataclasses.replace(spec)

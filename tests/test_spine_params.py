@@ -148,3 +148,17 @@ def test_unknown_preset_suggests(preset_dir, run_cli, captured_specs):
     (preset_dir / "rotated-mnist.yaml").write_text("strategy: naive\n")
     code, _, err = run_cli("run", "--preset", "rotated-mnst")
     assert code == 2 and "unknown preset 'rotated-mnst'; did you mean rotated-mnist?" in err
+
+
+def test_every_strategy_help_prints_its_help_texts_verbatim(run_cli):
+    """argparse formats help with %: a help text with a literal % (meta-hippo's "% active") must print as written."""
+    from hippo_bench.params import fields_of
+    from hippo_bench.strategies import strategies
+
+    for name in strategies.names():
+        code, out, err = run_cli("run", "--strategy", name, "--help")
+        assert code == 0, (name, err)
+        assert "'option_strings'" not in out, name
+        for spec in fields_of(strategies.get(name).Config):
+            first = spec.help.split()[:3]
+            assert not first or " ".join(first) in " ".join(out.split()), (name, spec.name)
