@@ -18,9 +18,13 @@ A strategy takes its ``Config`` fields as keyword arguments, checked as the
 command line checks them (a wrong keyword is a ``TypeError``, a wrong value a
 ``ValueError``, each naming it), plus Avalanche's usual ones (``criterion``,
 ``train_mb_size``, ``train_epochs``, ``eval_mb_size``, ``device``,
-``plugins``, ``evaluator``). It builds the same Avalanche template the runner
-trains (:meth:`hippo_bench.strategies.base.Strategy.build`) and forwards
-``train`` / ``eval`` and every other attribute to it.
+``plugins``, ``evaluator``). What it returns is the Avalanche template the
+runner trains, built by the registered strategy's own ``build``
+(:meth:`hippo_bench.strategies.base.Strategy.build`), as Avalanche's own
+strategies are templates: an ``OnlineMetaTemplate`` for meta-hippo, La-MAML
+and sparse-MAML, Avalanche's ``EWC`` for ``strategy("ewc", ...)``. The API
+adds one plugin (:class:`BuiltBy`: how it was built, and
+``strategy.learned_pattern()``).
 
 :func:`run` is the other way in: a whole configuration (the keys of a
 ``--config`` file), resolved as ``hippo-bench run`` resolves it, returning the
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Sequence
 
 import pandas as pd
 import torch
@@ -42,10 +46,13 @@ from hippo_bench.errors import UserError
 
 prepare_environment()  # before Avalanche is imported: its import writes to the home folder
 
-from avalanche.core import BasePlugin  # noqa: E402
+from avalanche.core import SupervisedPlugin  # noqa: E402
+from avalanche.training.templates import BaseSGDTemplate, SupervisedMetaLearningTemplate  # noqa: E402
+
+from hippo_bench.analysis import learned_pattern  # noqa: E402
 
 __all__ = ["AvalancheStrategy", "MetaHippo", "LaMAML", "SparseMAML", "OML", "MER", "strategy", "make_model",
-           "run", "default_evaluator"]
+           "run", "default_evaluator", "built_by", "BuiltBy"]
 
 # The keyword arguments every API strategy takes besides its Config fields.
 TEMPLATE_KEYWORDS = ("criterion", "train_mb_size", "train_epochs", "eval_mb_size", "device", "plugins",
@@ -69,30 +76,68 @@ def default_evaluator() -> Any:
     return EvaluationPlugin(accuracy_metrics(experience=True, stream=True), loggers=[InteractiveLogger()])
 
 
-class _LastExperience(BasePlugin):
-    """Remembers the experience trained last (learned_pattern's default inputs)."""
+class BuiltBy(SupervisedPlugin):
+    """The plugin the API adds to every template it builds: how it was built, and its learned pattern now.
 
-    def __init__(self) -> None:
+    ``name``, ``config``, ``strategy_impl`` (the registered strategy whose
+    ``build`` made the template) and ``ctx`` (what it was built with) say how;
+    the experience trained last is the default input of
+    :meth:`learned_pattern`. The meta-learning templates skip the minibatch
+    output after each update for speed; it is recomputed here so that any
+    EvaluationPlugin's training metrics work. Only ``SupervisedPlugin``
+    callbacks, the ones the templates declare, so Avalanche has nothing to
+    warn about.
+    """
+
+    def __init__(self, name: str, config: Any, strategy_impl: Any) -> None:
         super().__init__()
+        self.name, self.config, self.strategy_impl = name, config, strategy_impl
+        self.ctx: Any = None
+        self.template: Any = None
         self.experience: Any = None
 
     def before_training_exp(self, strategy, **kwargs):
         self.experience = strategy.experience
 
+    def after_training_iteration(self, strategy, **kwargs):
+        if isinstance(strategy, SupervisedMetaLearningTemplate):  # the evaluator, later in the list, reads it
+            with torch.no_grad():
+                strategy.mb_output = strategy.forward()
 
-class _TrainOutputs(BasePlugin):
-    """The meta-learning templates' ``mb_output`` after each update.
+    def learned_pattern(self, x: torch.Tensor | None = None) -> pd.DataFrame:
+        """The learned pattern now: one row per hidden layer and per learned step size.
 
-    Avalanche's own meta-learning template recomputes the minibatch output
-    after the outer update so that training metrics (epoch or minibatch
-    accuracy) can read it; hippo-bench's online template skips that forward
-    pass for speed. Through the API it is restored, so any EvaluationPlugin
-    works.
-    """
+        Columns: ``kind`` ("layer" or "projection"), ``name`` (e.g. "h1",
+        "input->h1"; a parameter name for models that are not HippoNets),
+        ``group`` (the layer's or projection's pathway group), ``units``,
+        ``percent_active`` (share of a layer's units above zero, in %),
+        ``m`` (the layer's inhibition multiplier), ``lr`` (the learned step
+        size relu(alpha), mean over a tensor for per-parameter rates) and
+        ``alpha_raw`` (alpha before the relu, where there is one). Missing
+        values are NaN. The values are those the runner records
+        (:mod:`hippo_bench.analysis.learned_pattern`).
 
-    def after_outer_update(self, strategy, **kwargs):
-        with torch.no_grad():
-            strategy.mb_output = strategy.forward()
+        % active is measured on ``x`` or, by default, on up to 256 inputs
+        (the strategy's ``probe_size`` where it has one) of the experience
+        trained last, with the current weights.
+        """
+        x = self._last_inputs() if x is None else x
+        x = torch.as_tensor(x).to(self.ctx.device)
+        measures = learned_pattern.measure(self.template, x, hooked=True, relative=False)
+        return learned_pattern.pattern_table(learned_pattern.rows_of(measures))[PATTERN_COLUMNS]
+
+    def _last_inputs(self) -> torch.Tensor:
+        if self.experience is None:
+            raise ValueError("learned_pattern(): nothing trained yet; pass the inputs to measure, "
+                             "learned_pattern(x)")
+        ds = self.experience.dataset
+        n = min(len(ds), int(getattr(self.config, "probe_size", DEFAULT_PROBE_SIZE)))
+        return torch.stack([torch.as_tensor(ds[i][0]) for i in range(n)])
+
+
+def built_by(template: Any) -> BuiltBy | None:
+    """The :class:`BuiltBy` plugin of a template the API built (None for any other object)."""
+    return next((p for p in getattr(template, "plugins", ()) if isinstance(p, BuiltBy)), None)
 
 
 class _Stream:
@@ -118,8 +163,22 @@ class _Stream:
         return getattr(self.scenario, "test_stream", None)
 
 
-class AvalancheStrategy:
-    """A registered hippo-bench strategy used as an Avalanche strategy.
+class _Builds(type):
+    """Calling a strategy class builds and returns its template; ``isinstance`` asks what built a template."""
+
+    def __call__(cls, model: nn.Module, **kwargs: Any) -> BaseSGDTemplate:
+        if not cls.registry_name:
+            raise TypeError("AvalancheStrategy is built with hippo_bench.strategy(name, model, ...) or a named "
+                            "class such as hippo_bench.MetaHippo")
+        return _build(cls.registry_name, model, kwargs, f"{cls.__name__}()", cls._prepare)
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        by = built_by(obj)
+        return by is not None and cls.registry_name in ("", by.name)
+
+
+class AvalancheStrategy(metaclass=_Builds):
+    """A registered hippo-bench strategy as an Avalanche strategy: calling one returns its Avalanche template.
 
     Construct one with :func:`strategy` (any registered name) or a named
     class (:class:`MetaHippo`, :class:`LaMAML`, ...). Keyword arguments are
@@ -134,184 +193,73 @@ class AvalancheStrategy:
     - ``benchmark``: optional; the benchmark the strategy will see, for
       strategies that read it before training (OML's meta-training split).
 
-    ``train`` and ``eval`` are Avalanche's; every other attribute (``clock``,
-    ``experience``, ...) is the underlying template's (:attr:`template`).
-
-    Attributes: ``name`` (the registered name), ``config`` (the validated
-    ``Config``), ``template`` (the Avalanche template that trains),
-    ``strategy_impl`` (the registered strategy object that built it) and
-    ``ctx`` (the :class:`~hippo_bench.strategies.base.StrategyContext` it was built with).
+    The object returned is the template the registered strategy's ``build``
+    makes (``train``, ``eval``, ``clock``, ``plugins``, ... are Avalanche's),
+    with a :class:`BuiltBy` plugin among its plugins (:func:`built_by`) and
+    ``learned_pattern`` (:meth:`BuiltBy.learned_pattern`).
+    ``isinstance(template, MetaHippo)`` is true for a template built as
+    meta-hippo, ``isinstance(template, AvalancheStrategy)`` for any the API built.
     """
 
     registry_name: ClassVar[str] = ""
 
-    def __init__(self, model: nn.Module, **kwargs: Any) -> None:
-        if not self.registry_name:
-            raise TypeError("AvalancheStrategy is built with hippo_bench.strategy(name, model, ...) or a named "
-                            "class such as hippo_bench.MetaHippo")
-        self._setup(self.registry_name, model, kwargs)
-
-    # -- construction ---------------------------------------------------------------------
-    def _setup(self, name: str, model: nn.Module, kwargs: dict[str, Any]) -> None:
-        from hippo_bench.params import build_config, fields_of
-        from hippo_bench.strategies import strategies
-        from hippo_bench.strategies.base import StrategyContext
-
-        try:
-            cls = strategies.get(name)
-        except UserError as exc:
-            raise ValueError(str(exc)) from None
-        label = f"{type(self).__name__}()" if type(self) is not AvalancheStrategy else f"strategy({name!r})"
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"{label}: model must be a torch.nn.Module, got {type(model).__name__}")
-        fields = [f.name for f in fields_of(cls.Config)]
-        for key in kwargs:
-            if key not in fields and key not in TEMPLATE_KEYWORDS:
-                close = difflib.get_close_matches(key, fields + list(TEMPLATE_KEYWORDS), n=3, cutoff=0.6)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise TypeError(f"{label} got an unexpected keyword argument {key!r}{hint} "
-                                f"({name} takes: {', '.join(fields + list(TEMPLATE_KEYWORDS))})")
-        params = {k: v for k, v in kwargs.items() if k in fields}
-        try:
-            config = build_config(cls.Config, (label, params))
-        except UserError as exc:
-            raise ValueError(str(exc)) from None
-        run = {k: kwargs[k] for k in TEMPLATE_KEYWORDS if k in kwargs}
-        batch = run.get("train_mb_size")
-        train_mb = _positive(label, "train_mb_size", batch if batch is not None else cls.default_batch_size or 10)
-        epochs = _positive(label, "train_epochs", run.get("train_epochs", 1))
-        eval_mb = _positive(label, "eval_mb_size", run.get("eval_mb_size", 256))
-        seed = _positive(label, "seed", run.get("seed", 0), minimum=0)
-        evaluator = run.get("evaluator", _DEFAULT)
-        if evaluator is _DEFAULT:
-            evaluator = default_evaluator()
-        plugins = run.get("plugins") or []
-        if not isinstance(plugins, (list, tuple)):
-            raise TypeError(f"{label}: plugins must be a list of Avalanche plugins, got {type(plugins).__name__}")
-        try:
-            device = torch.device(run.get("device", "cpu"))
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(f"{label}: device: {exc}") from None
-        self._last = _LastExperience()
-        self.name: str = name
-        self.config: Any = config
-        self.strategy_impl = cls(config)
-        self.ctx = StrategyContext(
-            model=model, criterion=run.get("criterion") or nn.CrossEntropyLoss(), device=device,
-            plugins=[*plugins, self._last, _TrainOutputs()], evaluator=evaluator, train_mb_size=train_mb,
-            eval_mb_size=eval_mb, epochs=epochs, benchmark=_Stream(run.get("benchmark")), seed=seed)
-        self._prepare()
-        self.template = self.strategy_impl.build(self.ctx)
-
-    def _prepare(self) -> None:
-        """Work before the stream (OML's meta-training); the runner's ``Strategy.prepare``."""
-        self.strategy_impl.prepare(self.ctx)
-
-    # -- Avalanche's interface ---------------------------------------------------------------
-    def train(self, experiences: Any, eval_streams: Sequence[Any] | None = None, **kwargs: Any) -> Any:
-        """Train on one experience (or a list of them), as Avalanche's ``strategy.train``."""
-        return self.template.train(experiences, eval_streams=eval_streams, **kwargs)
-
-    def eval(self, exp_list: Any, **kwargs: Any) -> dict[str, Any]:
-        """Evaluate on a stream or experience; returns the evaluator's last metrics, as Avalanche does."""
-        return self.template.eval(exp_list, **kwargs)
-
-    @property
-    def model(self) -> nn.Module:
-        """The network being trained."""
-        return self.template.model
-
-    @property
-    def evaluator(self) -> Any:
-        """The ``EvaluationPlugin`` collecting metrics."""
-        return self.template.evaluator
-
-    @property
-    def plugins(self) -> list:
-        """The template's plugins (yours, the evaluator and hippo-bench's helpers)."""
-        return self.template.plugins
-
-    def __getattr__(self, item: str) -> Any:
-        if item in ("template", "ctx", "strategy_impl"):  # not built yet: no recursion
-            raise AttributeError(item)
-        return getattr(self.template, item)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}, {self.config!r})"
-
-    # -- what was learned ---------------------------------------------------------------------
-    def learned_pattern(self, x: torch.Tensor | None = None) -> pd.DataFrame:
-        """The learned pattern now: one row per hidden layer and per learned step size.
-
-        Columns: ``kind`` ("layer" or "projection"), ``name`` (e.g. "h1",
-        "input->h1"; a parameter name for models that are not HippoNets),
-        ``group`` (the layer's or projection's pathway group), ``units``,
-        ``percent_active`` (share of a layer's units above zero, in %),
-        ``m`` (the layer's inhibition multiplier), ``lr`` (the learned step
-        size relu(alpha), mean over a tensor for per-parameter rates) and
-        ``alpha_raw`` (alpha before the relu, where there is one). Missing
-        values are NaN.
-
-        % active is measured on ``x`` or, by default, on up to 256 inputs
-        (the strategy's ``probe_size`` where it has one) of the experience
-        trained last, with the current weights.
-        """
-        from hippo_bench.models.base import hidden_activations
-        from hippo_bench.models.hippo_net import HippoNet
-
-        model = self.template.model
-        if x is None:
-            x = self._last_inputs()
-        x = torch.as_tensor(x).to(self.ctx.device)
-        rows: list[dict[str, Any]] = []
-        was_training = model.training
-        model.eval()
-        try:
-            if isinstance(model, HippoNet):
-                active = model.fraction_active(x)
-                for i, layer in enumerate(model.hidden_names):
-                    rows.append(_row("layer", layer, model.layer_groups[layer], units=model.units[layer],
-                                     percent_active=100.0 * active[layer], m=float(model.inhibition[i].detach())))
-            else:
-                for name, acts in hidden_activations(model, x).items():
-                    acts = acts.flatten(1)
-                    rows.append(_row("layer", name, "", units=acts.shape[1],
-                                     percent_active=100.0 * float((acts > 0).float().mean())))
-        finally:
-            model.train(was_training)
-        from hippo_bench.strategies.meta.step_sizes import StepSizes
-
-        steps = getattr(self.template, "steps", None)
-        if isinstance(steps, StepSizes):  # the learned inner-loop step sizes of the meta-learners
-            raw = steps.raw_values()
-            for param_name, lr in steps.values().items():
-                proj, group = _projection_of(model, param_name)
-                rows.append(_row("projection", proj, group, lr=lr, alpha_raw=raw.get(param_name, float("nan"))))
-        return pd.DataFrame(rows, columns=PATTERN_COLUMNS)
-
-    def _last_inputs(self) -> torch.Tensor:
-        exp = self._last.experience
-        if exp is None:
-            raise ValueError("learned_pattern(): nothing trained yet; pass the inputs to measure, "
-                             "learned_pattern(x)")
-        ds = exp.dataset
-        n = min(len(ds), int(getattr(self.config, "probe_size", DEFAULT_PROBE_SIZE)))
-        return torch.stack([torch.as_tensor(ds[i][0]) for i in range(n)])
+    @staticmethod
+    def _prepare(impl: Any, ctx: Any) -> None:
+        """Work before the stream (OML's meta-training): the runner's ``Strategy.prepare``."""
+        impl.prepare(ctx)
 
 
-def _row(kind: str, name: str, group: str, **values: float) -> dict[str, Any]:
-    row: dict[str, Any] = {c: float("nan") for c in PATTERN_COLUMNS}
-    row.update(kind=kind, name=name, group=group, **{k: float(v) for k, v in values.items()})
-    return row
+def _build(name: str, model: nn.Module, kwargs: dict[str, Any], label: str,
+           prepare: Callable[[Any, Any], None]) -> BaseSGDTemplate:
+    """Check the keywords as the command line does, then build the template as the runner does."""
+    from hippo_bench.params import build_config, fields_of
+    from hippo_bench.strategies import strategies
+    from hippo_bench.strategies.base import StrategyContext
 
-
-def _projection_of(model: nn.Module, param_name: str) -> tuple[str, str]:
-    """(projection name, group) of a HippoNet weight; other models keep the parameter's name."""
-    spec = getattr(model, "spec", None)
-    for p in getattr(spec, "projections", ()):
-        if param_name == f"weights.{p.key}":
-            return p.name, p.group
-    return param_name, ""
+    try:
+        cls = strategies.get(name)
+    except UserError as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{label}: model must be a torch.nn.Module, got {type(model).__name__}")
+    fields = [f.name for f in fields_of(cls.Config)]
+    for key in kwargs:
+        if key not in fields and key not in TEMPLATE_KEYWORDS:
+            close = difflib.get_close_matches(key, fields + list(TEMPLATE_KEYWORDS), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise TypeError(f"{label} got an unexpected keyword argument {key!r}{hint} "
+                            f"({name} takes: {', '.join(fields + list(TEMPLATE_KEYWORDS))})")
+    params = {k: v for k, v in kwargs.items() if k in fields}
+    try:
+        config = build_config(cls.Config, (label, params))
+    except UserError as exc:
+        raise ValueError(str(exc)) from None
+    given = {k: kwargs[k] for k in TEMPLATE_KEYWORDS if k in kwargs}
+    batch = given.get("train_mb_size")
+    train_mb = _positive(label, "train_mb_size", batch if batch is not None else cls.default_batch_size or 10)
+    epochs = _positive(label, "train_epochs", given.get("train_epochs", 1))
+    eval_mb = _positive(label, "eval_mb_size", given.get("eval_mb_size", 256))
+    seed = _positive(label, "seed", given.get("seed", 0), minimum=0)
+    evaluator = given.get("evaluator", _DEFAULT)
+    if evaluator is _DEFAULT:
+        evaluator = default_evaluator()
+    plugins = given.get("plugins") or []
+    if not isinstance(plugins, (list, tuple)):
+        raise TypeError(f"{label}: plugins must be a list of Avalanche plugins, got {type(plugins).__name__}")
+    try:
+        device = torch.device(given.get("device", "cpu"))
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{label}: device: {exc}") from None
+    impl = cls(config)
+    by = BuiltBy(name, config, impl)
+    by.ctx = ctx = StrategyContext(
+        model=model, criterion=given.get("criterion") or nn.CrossEntropyLoss(), device=device,
+        plugins=[*plugins, by], evaluator=evaluator, train_mb_size=train_mb, eval_mb_size=eval_mb,
+        epochs=epochs, benchmark=_Stream(given.get("benchmark")), seed=seed)
+    prepare(impl, ctx)
+    by.template = template = impl.build(ctx)
+    template.learned_pattern = by.learned_pattern
+    return template
 
 
 def _positive(label: str, name: str, value: Any, minimum: int = 1) -> int:
@@ -383,10 +331,11 @@ class OML(AvalancheStrategy):
 
     registry_name = "oml"
 
-    def _prepare(self) -> None:
+    @staticmethod
+    def _prepare(impl: Any, ctx: Any) -> None:
+        """Meta-train when the benchmark has a split for it; otherwise take the representation as trained."""
         from hippo_bench.models.oml_net import RepresentationAndHead, reset_head
 
-        impl, ctx = self.strategy_impl, self.ctx
         if ctx.benchmark.meta_train is not None:
             impl.prepare(ctx)
             return
@@ -408,17 +357,15 @@ class OML(AvalancheStrategy):
 _NAMED: dict[str, type[AvalancheStrategy]] = {c.registry_name: c for c in (MetaHippo, LaMAML, SparseMAML, MER, OML)}
 
 
-def strategy(name: str, model: nn.Module, **kwargs: Any) -> AvalancheStrategy:
+def strategy(name: str, model: nn.Module, **kwargs: Any) -> BaseSGDTemplate:
     """Any registered strategy by name (``hippo-bench list``), e.g. ``strategy("ewc", model, ewc_lambda=100)``.
 
-    Same keywords and checks as the named classes (:class:`AvalancheStrategy`).
+    Same keywords, checks and returned template as the named classes (:class:`AvalancheStrategy`).
     """
     cls = _NAMED.get(name)
     if cls is not None:
         return cls(model, **kwargs)
-    obj = AvalancheStrategy.__new__(AvalancheStrategy)
-    obj._setup(name, model, kwargs)
-    return obj
+    return _build(name, model, kwargs, f"strategy({name!r})", AvalancheStrategy._prepare)
 
 
 def make_model(name: str, input_shape: Sequence[int], n_outputs: int, heads: dict[str, int] | None = None,

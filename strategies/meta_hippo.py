@@ -40,16 +40,16 @@ from typing import Literal
 
 import pandas as pd
 import torch
-from rich.table import Table
 
+from hippo_bench.analysis import learned_pattern
 from hippo_bench.models.hippo_net import HippoNet
 from hippo_bench.params import param
+from hippo_bench.reporting.run_report import pathway_table
 from hippo_bench.strategies import register
 from hippo_bench.strategies.base import Strategy, StrategyContext
 from hippo_bench.strategies.meta.step_sizes import ReluAlpha
-from hippo_bench.strategies.meta.template import LoopConfig, OnlineMetaTemplate, learned_weights, relative_steps
+from hippo_bench.strategies.meta.template import LoopConfig, OnlineMetaTemplate, learned_weights
 from hippo_bench.tasks.base import ALL_KINDS, Measure
-from hippo_bench.tensor_batches import collate_all
 
 HIPPO_MODELS = ("mlp2", "mlp4", "dual", "chorse")
 
@@ -127,124 +127,28 @@ class MetaHippo(Strategy):
         params = learned_weights(model, loop)
         steps = ReluAlpha(params, c.alpha_init, per_parameter=c.per_parameter_lr, learned=self.learns_lr,
                           fixed=self.fixed_rates(model))
-        self._probe = None
-        self._tests = None
         return OnlineMetaTemplate(
             model=model, criterion=ctx.criterion, steps=steps, loop=loop, train_mb_size=ctx.train_mb_size,
             train_epochs=ctx.epochs, eval_mb_size=ctx.eval_mb_size, device=ctx.device, plugins=ctx.plugins,
             evaluator=ctx.evaluator)
 
     # -- recording ------------------------------------------------------
-    def _test_sets(self, ctx: StrategyContext) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Each test experience's (x, y), collated once per run (measures run after every evaluation)."""
-        if self._tests is None:
-            self._tests = [tuple(t.to(ctx.device) for t in collate_all(exp.dataset)[:2])
-                           for exp in ctx.benchmark.test_stream]
-        return self._tests
-
-    def _probe_batch(self, ctx: StrategyContext) -> torch.Tensor:
-        """A fixed probe of test inputs, the same share from every experience, for % active."""
-        if self._probe is None:
-            tests = self._test_sets(ctx)
-            per_exp = max(1, self.config.probe_size // len(tests))
-            self._probe = torch.cat([x[:per_exp] for x, _ in tests])[: self.config.probe_size]
-        return self._probe
-
     def measures(self, template: OnlineMetaTemplate, ctx: StrategyContext) -> list[Measure]:
-        model = template.model
-        out: list[Measure] = []
-        if isinstance(model, HippoNet):
-            active = model.fraction_active(self._probe_batch(ctx))
-            for i, layer in enumerate(model.hidden_names):
-                group = model.layer_groups[layer]
-                out.append(Measure("percent_active", 100.0 * active[layer], entity=layer, group=group))
-                out.append(Measure("inhibition_m", float(model.inhibition[i].detach()), entity=layer, group=group))
-                out.append(Measure("units", float(model.units[layer]), entity=layer, group=group))
-                if layer in template.train_activity:
-                    out.append(Measure("percent_active_train", 100.0 * template.train_activity[layer],
-                                       entity=layer, group=group))
-            template.train_activity = {}  # one experience's value is recorded once
-        rel = relative_steps(template)
-        raw = template.steps.raw_values()
-        for name, lr in template.steps.values().items():
-            proj, group = _projection_of(model, name)
-            out.append(Measure("learned_lr", lr, entity=proj, group=group))
-            if name in raw:
-                out.append(Measure("alpha_raw", raw[name], entity=proj, group=group))
-            if name in rel:
-                out.append(Measure("relative_step", rel[name], entity=proj, group=group))
-        out += lesion_accuracies(model, ctx, self._test_sets(ctx))
-        return out
+        """The learned pattern (:mod:`hippo_bench.analysis.learned_pattern`) on a fixed probe of test inputs."""
+        tests, probe = self._pattern_inputs(ctx)
+        out = learned_pattern.measure(template, probe, train_activity=template.train_activity)
+        template.train_activity = {}  # one experience's value is recorded once
+        return out + learned_pattern.lesion_accuracies(template.model, ctx.benchmark, tests)
+
+    def _pattern_inputs(self, ctx: StrategyContext) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+        """The test sets and the probe batch of this run's benchmark, collated once (measures run after every
+        evaluation)."""
+        cached = getattr(self, "_pattern_cache", None)
+        if cached is None or cached[0] is not ctx.benchmark or cached[1] != ctx.device:
+            tests = learned_pattern.collated_tests(ctx.benchmark, ctx.device)
+            cached = (ctx.benchmark, ctx.device, tests, learned_pattern.probe_batch(tests, self.config.probe_size))
+            self._pattern_cache = cached
+        return cached[2], cached[3]
 
     def report(self, tables: list[pd.DataFrame]) -> list:
         return [pathway_table(tables)]
-
-
-def _projection_of(model, param_name: str) -> tuple[str, str]:
-    if isinstance(model, HippoNet):
-        for p in model.spec.projections:
-            if param_name == f"weights.{p.key}":
-                return p.name, p.group
-    return param_name, ""
-
-
-def lesion_accuracies(model, ctx: StrategyContext, tests: list[tuple[torch.Tensor, torch.Tensor]]) -> list[Measure]:
-    """Per-head accuracy on every test experience, intact and under each lesion.
-
-    Heads follow the benchmark's ``heads`` (target y = category + n_category *
-    item for a category/item pair); without heads the single output is
-    scored with the benchmark's score as "category".
-    """
-    lesions = getattr(model, "lesions", ())
-    if not lesions:
-        return []
-    heads = ctx.benchmark.heads or {}
-    n_cat = heads.get("category")
-    out = []
-    was_training = model.training
-    model.eval()
-    try:
-        for j, (x, y) in enumerate(tests):
-            for lesion in (None, *lesions):
-                with torch.no_grad(), model.lesion(lesion):
-                    logits = model(x)
-                tag = lesion or ""
-                if n_cat and "item" in heads:
-                    cat = (logits[:, :n_cat].argmax(1) == y % n_cat).float().mean()
-                    item = (logits[:, n_cat:].argmax(1) == y // n_cat).float().mean()
-                    out.append(Measure("category_accuracy", float(cat), eval_exp=j, lesion=tag))
-                    out.append(Measure("item_accuracy", float(item), eval_exp=j, lesion=tag))
-                else:
-                    score = ctx.benchmark.score(logits, y).mean()
-                    out.append(Measure("category_accuracy", float(score), eval_exp=j, lesion=tag))
-    finally:
-        model.train(was_training)
-    return out
-
-
-def pathway_table(tables: list[pd.DataFrame]) -> Table:
-    """Layers (group, units, % active, m) and projections (group, lr, relative step) after training."""
-    df = pd.concat(tables, ignore_index=True)
-    df = df[df["status"] == "ok"]
-    t = Table(title="meta-hippo: learned sparsity and learning rates (end of stream, mean over seeds)",
-              title_justify="left")
-    for col in ("kind", "name", "group", "units", "% active", "m", "learned lr", "relative step"):
-        t.add_column(col, justify="left" if col in ("kind", "name", "group") else "right")
-    if df.empty:
-        return t
-    last = df[df["train_exp"] == df["train_exp"].max()]
-    by = last.groupby(["metric", "entity"], sort=False)["value"].mean()
-    first = df[df["train_exp"] == -1].groupby(["metric", "entity"], sort=False)["value"].mean()
-
-    def get(metric, entity, src=by):
-        return src.get((metric, entity), float("nan"))
-
-    layers = last[last["metric"] == "percent_active"][["entity", "group"]].drop_duplicates()
-    for row in layers.itertuples(index=False):
-        t.add_row("layer", row.entity, row.group, f"{get('units', row.entity, first):.0f}",
-                  f"{get('percent_active', row.entity):.1f}", f"{get('inhibition_m', row.entity):.3f}", "", "")
-    projs = last[last["metric"] == "learned_lr"][["entity", "group"]].drop_duplicates()
-    for row in projs.itertuples(index=False):
-        t.add_row("projection", row.entity, row.group, "", "", "", f"{get('learned_lr', row.entity):.4g}",
-                  f"{get('relative_step', row.entity):.3g}")
-    return t

@@ -47,6 +47,7 @@ from typing import ClassVar
 
 import torch
 
+from hippo_bench.analysis.learned_pattern import pattern_table
 from hippo_bench.errors import UserError
 from hippo_bench.models.hippo_net import HippoNet
 from hippo_bench.params import param
@@ -103,15 +104,14 @@ def values_of_run(table, where: str) -> dict:
     params = json.loads(table["strategy_params"].iloc[0] or "{}")
     if params.get("per_parameter_lr"):
         raise UserError(f"--source: run {run_id} learned one lr per weight; only per-projection rates transfer")
-    rows = table[(table["eval_exp"] == -1) & (table["lesion"] == "")]
+    pattern = pattern_table(table)
     values = {}
-    for key, metric in (("m", "inhibition_m"), ("lr", "learned_lr")):
-        r = rows[rows["metric"] == metric]
+    for key, column, metric in (("m", "m", "inhibition_m"), ("lr", "lr", "learned_lr")):
+        r = pattern[pattern[column].notna()]
         if r.empty:
             raise UserError(f"--source: run {run_id} ({table['strategy'].iloc[0]} on {table['benchmark'].iloc[0]}) "
                             f"has no {metric} rows; a source must be a meta-hippo run")
-        last = r[r["train_exp"] == r["train_exp"].max()]
-        values[key] = dict(zip(last["entity"].astype(str), last["value"].astype(float)))
+        values[key] = dict(zip(r["name"].astype(str), r[column].astype(float)))
     return check_mapping(values, origin=run_id)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -151,7 +152,7 @@ def test_any_registered_strategy_by_name_with_avalanche_metrics():
 
     bench = _tiny_stream()
     strategy = hippo_bench.strategy("ewc", make_model("mlp", (4,), 2, hidden=[8]), ewc_lambda=5.0, lr=0.1)
-    assert isinstance(strategy.template, EWC)
+    assert type(strategy) is EWC  # Avalanche's own strategy object, as EWC(...) would build it
     assert [p.ewc_lambda for p in strategy.plugins if isinstance(p, EWCPlugin)] == [5.0]
     assert strategy.train_mb_size == 10  # attributes come from the template
     strategy.train(bench.train_stream[0])
@@ -209,7 +210,8 @@ def test_every_named_meta_learner_trains_through_the_api(one_thread):
         strategy = cls(make_model("mlp", (4,), 2, hidden=[8]), evaluator=None, glances=1) if cls is SparseMAML \
             else cls(make_model("mlp", (4,), 2, hidden=[8]), evaluator=None)
         strategy.train(bench.train_stream[0])
-        assert strategy.name == cls.registry_name and strategy.clock.train_exp_counter == 1
+        assert hippo_bench.api.built_by(strategy).name == cls.registry_name
+        assert isinstance(strategy, cls) and strategy.clock.train_exp_counter == 1
     g = torch.Generator().manual_seed(0)
     images = [(torch.rand(6, 1, 28, 28, generator=g), torch.randint(0, 2, (6,), generator=g)) for _ in range(2)]
     stream = tensor_stream_benchmark(images, images)
@@ -219,4 +221,54 @@ def test_every_named_meta_learner_trains_through_the_api(one_thread):
     frozen = {n: p.clone() for n, p in oml.model.representation.named_parameters()}
     oml.train(stream.train_stream[0])
     assert all(torch.equal(p, frozen[n]) for n, p in oml.model.representation.named_parameters())
-    assert oml.strategy_impl.head_lr == 0.01
+    assert hippo_bench.api.built_by(oml).strategy_impl.head_lr == 0.01
+
+
+def test_a_strategy_is_its_avalanche_template_built_without_warnings(capsys):
+    """What the API returns is the template the registered strategy builds; Avalanche finds its plugins compatible.
+
+    Avalanche reports a plugin with callbacks its template does not declare with ``warnings.warn``
+    (``BaseTemplate._check_plugin_compatibility``); warnings, log records and printed output are all captured.
+    """
+    import logging
+
+    from avalanche.training import EWC
+
+    from hippo_bench import MER, OML, SparseMAML
+    from hippo_bench.strategies.meta.template import OnlineMetaTemplate
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    built = {}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            built["meta-hippo"] = MetaHippo(make_model("mlp2", (4,), 2, hidden=[8]))
+            built["la-maml"] = LaMAML(make_model("mlp", (4,), 2, hidden=[8]))
+            built["sparse-maml"] = SparseMAML(make_model("mlp", (4,), 2, hidden=[8]))
+            built["mer"] = MER(make_model("mlp", (4,), 2, hidden=[8]))
+            built["oml"] = OML(make_model("oml-net", (1, 28, 28), 2), head_lr=0.01)
+            built["ewc"] = hippo_bench.strategy("ewc", make_model("mlp", (4,), 2, hidden=[8]))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    out, err = capsys.readouterr()
+    assert [str(w.message) for w in caught] == [] and records == [] and out == err == ""
+    for name in ("meta-hippo", "la-maml", "sparse-maml"):
+        assert isinstance(built[name], OnlineMetaTemplate)
+    assert type(built["ewc"]) is EWC
+    for name, template in built.items():
+        by = hippo_bench.api.built_by(template)
+        assert by.name == name and by.template is template and template.plugins.index(by) < \
+            template.plugins.index(template.evaluator)  # it sets mb_output before the evaluator reads it
+        assert isinstance(template, hippo_bench.AvalancheStrategy)
+    assert isinstance(built["meta-hippo"], MetaHippo) and not isinstance(built["la-maml"], MetaHippo)
+    assert isinstance(hippo_bench.strategy("meta-hippo", make_model("mlp2", (4,), 2, hidden=[8]), evaluator=None),
+                      MetaHippo)
+    with pytest.raises(TypeError, match="hippo_bench.strategy"):
+        hippo_bench.AvalancheStrategy(make_model("mlp", (4,), 2))

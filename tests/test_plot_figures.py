@@ -115,18 +115,17 @@ def test_accuracy_is_averaged_over_seeds(results):
 
 
 def test_pattern_series_and_final_table(results):
+    from hippo_bench.analysis.learned_pattern import pattern_table, series
     from hippo_bench.plotting import select
-    from hippo_bench.plotting.data import entity_series
-    from hippo_bench.plotting.pattern import pattern_table
 
     _, ids, df = results
     sel = select(df, ids["hippo"])
-    series = entity_series(sel, "percent_active")
-    assert list(dict.fromkeys(series["entity"])) == ["h1", "h2"]
-    h2 = series[series["entity"] == "h2"].set_index("train_exp")
+    active = series(sel.rows, "percent_active")
+    assert list(dict.fromkeys(active["entity"])) == ["h1", "h2"]
+    h2 = active[active["entity"] == "h2"].set_index("train_exp")
     assert h2.loc[2, "mean"] == pytest.approx(3.0) and h2.loc[2, "std"] == pytest.approx(1.0)  # 2 and 4
     assert list(h2.index) == [-1, 0, 1, 2] and set(h2["n"]) == {2}
-    table = pattern_table(sel).set_index("name")
+    table = pattern_table(sel.rows).set_index("name")
     assert table.loc["h1", "percent_active"] == pytest.approx(11.0) and table.loc["h2", "m"] == pytest.approx(1.0)
     assert table.loc["input->h1", "lr"] == 0.0 and table.loc["h2->out", "group"] == "output"
     assert list(table["kind"]) == ["layer", "layer", "projection", "projection", "projection"]

@@ -146,7 +146,8 @@ def _patch(colour: str, label: str):
 
 def trajectories(df: pd.DataFrame) -> Figure:
     """Inhibition m per layer and learned lr per projection after every experience, one row per model."""
-    from hippo_bench.plotting.data import Selection, entity_series
+    from hippo_bench.analysis.learned_pattern import series as pattern_series
+    from hippo_bench.plotting.data import Selection
 
     models = list(dict.fromkeys(df["model"]))
     fig = new_figure(9.0, 2.8 * len(models) + 0.6)
@@ -155,7 +156,7 @@ def trajectories(df: pd.DataFrame) -> Figure:
         sel = Selection(model, "config", df[df["model"] == model].reset_index(drop=True))
         for c, (metric, ylabel) in enumerate((("inhibition_m", "inhibition m"), ("learned_lr", "learned lr relu(α)"))):
             ax = axes[r, c]
-            series = entity_series(sel, metric)
+            series = pattern_series(sel.rows, metric)
             for i, (entity, rows) in enumerate(series.groupby("entity", sort=False)):
                 x, y, s = rows["train_exp"].to_numpy(), rows["mean"].to_numpy(), rows["std"].to_numpy()
                 style = line_style(i)

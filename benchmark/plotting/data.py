@@ -91,32 +91,6 @@ def has_accuracy(sel: Selection) -> bool:
     return not acc.empty
 
 
-def entity_series(sel: Selection, metric: str) -> pd.DataFrame:
-    """Per entity and training step: mean, std and count of ``metric`` over the runs (intact network only).
-
-    Columns: entity, group, train_exp, mean, std, n; entities in the order
-    they were first recorded (forward order of the network).
-    """
-    rows = sel.rows[(sel.rows["metric"] == metric) & (sel.rows["entity"] != "") & (sel.rows["lesion"] == "")]
-    if rows.empty:
-        return pd.DataFrame(columns=["entity", "group", "train_exp", "mean", "std", "n"])
-    order = {e: i for i, e in enumerate(dict.fromkeys(rows["entity"]))}
-    per_run = rows.groupby(["entity", "group", "train_exp", "run_id"], sort=False)["value"].mean().reset_index()
-    out = per_run.groupby(["entity", "group", "train_exp"], sort=False)["value"].agg(
-        mean="mean", std=lambda v: float(np.std(v, ddof=0)), n="count").reset_index()
-    out["order"] = out["entity"].map(order)
-    return out.sort_values(["order", "train_exp"]).drop(columns="order").reset_index(drop=True)
-
-
-def final_values(sel: Selection, metric: str) -> dict[str, float]:
-    """entity -> mean of ``metric`` over the runs at the last training step recorded."""
-    series = entity_series(sel, metric)
-    if series.empty:
-        return {}
-    last = series[series["train_exp"] == series["train_exp"].max()]
-    return dict(zip(last["entity"], last["mean"]))
-
-
 def item_correlations(sel: Selection) -> dict[str, np.ndarray]:
     """layer -> symmetric item x item pattern-correlation matrix (final evaluation, intact, mean over runs).
 

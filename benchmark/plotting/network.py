@@ -30,8 +30,9 @@ from matplotlib.patches import Circle, FancyArrowPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from hippo_bench.analysis.learned_pattern import pattern_table
 from hippo_bench.errors import UserError
-from hippo_bench.plotting.data import Selection, final_values
+from hippo_bench.plotting.data import Selection
 from hippo_bench.plotting.style import RATE, SEQUENTIAL, new_figure
 
 COLUMN = 1.9  # horizontal distance between depths (data units)
@@ -148,8 +149,11 @@ def network_figure(sel: Selection) -> Figure:
     """The poster's central figure: the network with % active per layer and learned lr per projection."""
     nodes, edges = net_structure(str(sel.first["model"]), sel.model_params(), heads_of(sel))
     layout(nodes, edges)
-    active = final_values(sel, "percent_active")
-    lr = final_values(sel, "learned_lr")
+    pattern = pattern_table(sel.rows)
+    layers, projections = pattern[pattern["kind"] == "layer"], pattern[pattern["kind"] == "projection"]
+    active = dict(zip(layers["name"], layers["percent_active"]))
+    active = {name: v for name, v in active.items() if not math.isnan(v)}
+    lr = dict(zip(projections["name"], projections["lr"]))
     by_name = {n.name: n for n in nodes}
 
     xs, ys = [n.x for n in nodes], [n.y for n in nodes]

@@ -3,16 +3,17 @@
 One line per layer (or projection), the mean over seeds with a ± 1 std
 band, at every evaluation (before training, then after each experience).
 Reads the tidy metrics ``percent_active``, ``inhibition_m`` and
-``learned_lr`` (entity = layer or projection, group = its pathway).
+``learned_lr`` (entity = layer or projection, group = its pathway) through
+:func:`hippo_bench.analysis.learned_pattern.series`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
-from hippo_bench.plotting.data import Selection, entity_series
+from hippo_bench.analysis.learned_pattern import series as pattern_series
+from hippo_bench.plotting.data import Selection
 from hippo_bench.plotting.style import line_style, new_figure
 
 PANELS = (
@@ -23,12 +24,12 @@ PANELS = (
 
 
 def has_pattern(sel: Selection) -> bool:
-    return any(not entity_series(sel, metric).empty for metric, _, _ in PANELS)
+    return any(not pattern_series(sel.rows, metric).empty for metric, _, _ in PANELS)
 
 
 def pattern_over_training(sel: Selection) -> Figure:
     """Up to three stacked panels (those whose metric was recorded), sharing the training axis."""
-    present = [(m, label, title, entity_series(sel, m)) for m, label, title in PANELS]
+    present = [(m, label, title, pattern_series(sel.rows, m)) for m, label, title in PANELS]
     present = [p for p in present if not p[3].empty]
     fig = new_figure(7.6, 2.5 * len(present) + 0.7)
     axes = fig.subplots(len(present), 1, sharex=True, squeeze=False)[:, 0]
@@ -61,22 +62,3 @@ def pattern_over_training(sel: Selection) -> Figure:
     band = ", band ± 1 std" if sel.n_seeds > 1 else ""
     fig.suptitle(f"Learned pattern over training\n{sel.title}, {sel.seed_text}{band}")
     return fig
-
-
-def pattern_table(sel: Selection) -> pd.DataFrame:
-    """The learned pattern at the end of training, as in ``hippo-bench run``'s end table and
-    ``strategy.learned_pattern()``: one row per layer and per projection, mean over the runs."""
-    from hippo_bench.plotting.data import final_values
-
-    active, m, units = (final_values(sel, k) for k in ("percent_active", "inhibition_m", "units"))
-    lr, raw = final_values(sel, "learned_lr"), final_values(sel, "alpha_raw")
-    groups = dict(zip(sel.rows["entity"], sel.rows["group"]))
-    rows = []
-    for layer in dict.fromkeys([*active, *m]):
-        rows.append({"kind": "layer", "name": layer, "group": groups.get(layer, ""),
-                     "units": units.get(layer, np.nan), "percent_active": active.get(layer, np.nan),
-                     "m": m.get(layer, np.nan), "lr": np.nan, "alpha_raw": np.nan})
-    for proj in lr:
-        rows.append({"kind": "projection", "name": proj, "group": groups.get(proj, ""), "units": np.nan,
-                     "percent_active": np.nan, "m": np.nan, "lr": lr[proj], "alpha_raw": raw.get(proj, np.nan)})
-    return pd.DataFrame(rows, columns=["kind", "name", "group", "units", "percent_active", "m", "lr", "alpha_raw"])

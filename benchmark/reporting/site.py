@@ -187,10 +187,10 @@ def _index_page(df: pd.DataFrame, all_boards: list, verdicts: list[Path], root: 
 
 
 def _config_page(root: Path, config_id: str, rows: pd.DataFrame, where: tuple[Any, int] | None) -> str:
+    from hippo_bench.analysis.learned_pattern import pattern_table
     from hippo_bench.currency import is_older_release
     from hippo_bench.plotting import plot_selection
     from hippo_bench.plotting.data import Selection
-    from hippo_bench.plotting.pattern import pattern_table
     sel = Selection(config_id, "config", rows.reset_index(drop=True))
     first = sel.first
     content = []
@@ -221,7 +221,7 @@ def _config_page(root: Path, config_id: str, rows: pd.DataFrame, where: tuple[An
         content.append(f'<figure id="{kind.stem}"><img src="../{_e(png)}" width="{width}" height="{height}" '
                        f'alt="{_e(kind.caption)}"><figcaption>{_e(kind.caption)} '
                        f'(<a href="../{_e(svg)}">SVG</a>)</figcaption></figure>')
-    table = pattern_table(sel)
+    table = pattern_table(sel.rows)
     if not table.empty:
         content += ["<h2>Learned pattern</h2>",
                     f"<p>At the end of training, {_e(sel.seed_text)}: % active and inhibition multiplier m per "
