@@ -1,4 +1,4 @@
-"""Registered meta-hippo networks: mlp2, mlp4, dual and chorse (DESIGN.md section 4)."""
+"""Registered meta-hippo networks: mlp2, mlp4, dual and chorse (docs/DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ class InhibitionConfig:
     k_floor: int = param(2, "smallest k (the seed's reproduction presets use 1: k = int(0.01 n))", min=1)
 
 
-class _HippoModel(ModelSpec):
+class HippoModel(ModelSpec):
+    """The HippoNet models' base: the seed's reference and a build from a NetSpec (plots know them by it)."""
+
     references = ("Schapiro lab meta-CLS poster and code (schapirolab/meta-CLS)",)
 
     def _net(self, spec, input_shape):
@@ -30,7 +32,7 @@ class _HippoModel(ModelSpec):
 
 
 @register("mlp2")
-class MLP2(_HippoModel):
+class MLP2(HippoModel):
     description = "meta-hippo single pathway: 2 x 200, L2-normalised inputs, no biases, learned k-WTA"
 
     @dataclasses.dataclass
@@ -51,7 +53,7 @@ class MLP4(MLP2):
 
 
 @register("dual")
-class Dual(_HippoModel):
+class Dual(HippoModel):
     description = "meta-hippo dual pathway: 3 x 200 shared, then 1000-unit (TSP-like) and 200-unit (MSP-like) branches"
 
     @dataclasses.dataclass
@@ -66,9 +68,9 @@ class Dual(_HippoModel):
 
 
 @register("chorse")
-class CHorse(_HippoModel):
+class CHorse(HippoModel):
     description = "C-HORSE topology: NC -> ECin -> DG -> CA3 -> CA1 (+ ECin -> CA1) -> ECout -> heads"
-    references = ("Schapiro et al. 2017, Phil. Trans. R. Soc. B (C-HORSE)",) + _HippoModel.references
+    references = ("Schapiro et al. 2017, Phil. Trans. R. Soc. B (C-HORSE)",) + HippoModel.references
 
     @dataclasses.dataclass
     class Config(InhibitionConfig):

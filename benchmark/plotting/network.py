@@ -103,9 +103,9 @@ def can_draw(sel: Selection) -> bool:
         cls = models.get(str(sel.first["model"]))
     except UserError:
         return False
-    from hippo_bench.models.hippo_models import _HippoModel
+    from hippo_bench.models.hippo_models import HippoModel
 
-    return issubclass(cls, _HippoModel)
+    return issubclass(cls, HippoModel)
 
 
 def layout(nodes: list[Node], edges: list[Edge]) -> None:
