@@ -42,7 +42,7 @@ def test_inhibition_per_sample_threshold():
 @pytest.mark.parametrize("m, expected, tol", [(0.0, 0.50, 0.02), (0.5, 0.12, 0.02), (0.8, 0.03, 0.01),
                                               (1.0, 0.009, 0.003)])
 def test_gaussian_sparsity_matches_design(m, expected, tol):
-    """DESIGN.md 4: for Gaussian pre-activations and k = 1%, m = 0, .5, .8, 1 give ~50, 12, 3, 1% active."""
+    """docs/DESIGN.md: for Gaussian pre-activations and k = 1%, m = 0, .5, .8, 1 give ~50, 12, 3, 1% active."""
     z = torch.randn(400, 1000, generator=torch.Generator().manual_seed(0))
     active = (inhibit(z, torch.tensor(m), k_active(1000, 0.01, 1)) > 0).float().mean().item()
     assert abs(active - expected) < tol
