@@ -4,7 +4,7 @@ A network is a declarative :class:`NetSpec`: hidden and output layers in
 forward order, and bias-free projections between them. Every projection's
 source activity is L2-normalised before its weight is applied (as in the
 seed's code, ``--normalize_hidden``); a layer sums its incoming projections.
-Hidden layers apply the learned inhibition of DESIGN.md section 4::
+Hidden layers apply the learned inhibition of docs/DESIGN.md::
 
     a = relu(z - m * sg(theta_k(z)))
 
@@ -19,8 +19,11 @@ weight after first-order inner steps on single samples is
 ``W - sum_j c_j * delta_j h_j^T`` (each single-sample gradient of a bias-free
 linear map is rank one), so ``fast(x) = W x - sum_j c_j (h_j . x) delta_j``
 is computed without materialising any weight copy. The meta-learning loop
-(``hippo_bench.strategies.meta_learning``) uses this to evaluate the
-meta-loss at every inner step in one batched pass.
+(``hippo_bench.strategies.meta.fast_weights``) uses this to evaluate the
+meta-loss at every inner step in one batched pass. The passes themselves,
+forward and hand-written backward, are
+:mod:`hippo_bench.models.hippo_net_functional`, shared with the seed-batched
+path (:mod:`hippo_bench.models.hippo_net_stack`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hippo_bench.models import hippo_net_functional as fn
 from hippo_bench.models.base import LayeredModel
+from hippo_bench.models.hippo_net_functional import kth_largest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,11 +97,6 @@ def k_active(units: int, k_fraction: float, k_floor: int) -> int:
     return max(1, min(units, max(k_floor, int(k_fraction * units))))
 
 
-def kth_largest(z: Tensor, k: int) -> Tensor:
-    """The k-th largest value along the last dimension, as a constant (stop gradient), keepdim."""
-    return torch.topk(z.detach(), k, dim=-1).values[..., k - 1:k]
-
-
 def inhibit(z: Tensor, m: Tensor, k: int) -> Tensor:
     """relu(z - m * sg(k-th largest z)) along the last dimension."""
     return F.relu(z - m * kth_largest(z, k))
@@ -115,19 +115,6 @@ class LowRank:
     H: Tensor
     D: Tensor
     C: Tensor
-
-
-@dataclasses.dataclass
-class _Trace:
-    """What a forward pass keeps for the hand-written backward."""
-
-    acts: dict[str, Tensor]
-    out: Tensor | None = None
-    normed: dict[str, Tensor] = dataclasses.field(default_factory=dict)  # L2-normalised layer outputs
-    norms: dict[str, Tensor] = dataclasses.field(default_factory=dict)
-    overlaps: dict[str, Tensor] = dataclasses.field(default_factory=dict)  # h H^T per projection
-    active: dict[str, Tensor] = dataclasses.field(default_factory=dict)
-    theta: dict[str, Tensor] = dataclasses.field(default_factory=dict)
 
 
 class HippoNet(LayeredModel):
@@ -151,9 +138,19 @@ class HippoNet(LayeredModel):
         self.layer_groups = {layer.name: layer.group for layer in spec.layers}
         self.projection_groups = {p.name: p.group for p in spec.projections}
         self.lesions = tuple(spec.lesions)
-        self._incoming = {layer.name: [p for p in spec.projections if p.dst == layer.name] for layer in spec.layers}
+        self._incoming = {layer.name: tuple(p for p in spec.projections if p.dst == layer.name)
+                          for layer in spec.layers}
         self._m_index = {name: i for i, name in enumerate(self.hidden_names)}
         self._active_lesion: str | None = None
+
+    # -- structure (read-only: what the functional passes read) -------
+    def incoming(self, layer: str) -> tuple[ProjectionSpec, ...]:
+        """The projections into ``layer``, in the spec's order (its pre-activation is their sum)."""
+        return self._incoming[layer]
+
+    def inhibition_index(self, layer: str) -> int:
+        """Which entry of ``inhibition`` is the multiplier m of hidden layer ``layer``."""
+        return self._m_index[layer]
 
     # -- LayeredModel interface -----------------------------------------
     @contextlib.contextmanager
@@ -187,97 +184,12 @@ class HippoNet(LayeredModel):
         """
         if x.dim() != 2:
             x = x.flatten(1)  # images (N, C, H, W) -> (N, features)
-        tr = self._forward(x, weights=self.weights if weights is None else weights,
-                           inhibition=self.inhibition if inhibition is None else inhibition, low_rank=low_rank)
+        tr = fn.forward(self, x, self.weights if weights is None else weights,
+                        self.inhibition if inhibition is None else inhibition, low_rank, lesioned=self._lesioned())
         return tr.out, tr.acts
 
-    def _forward(self, x: Tensor, *, weights, inhibition: Tensor, low_rank: dict[str, LowRank] | None = None,
-                 trace: bool = False) -> "_Trace":
-        """The one forward computation; ``trace`` keeps what the hand-written backward needs."""
-        lesioned = set(self.spec.lesions.get(self._active_lesion, ())) if self._active_lesion else set()
-        in_place = trace and not torch.is_grad_enabled()
-        tr = _Trace(acts={"input": x})
-        for layer in self.spec.layers:
-            z = None
-            for p in self._incoming[layer.name]:
-                if p.name in lesioned:
-                    continue
-                if p.src not in tr.normed:
-                    a = tr.acts[p.src]
-                    norm = torch.linalg.vector_norm(a, dim=-1, keepdim=True).clamp_min(1e-12)
-                    tr.norms[p.src], tr.normed[p.src] = norm, a / norm
-                h = tr.normed[p.src]
-                contrib = h @ weights[p.key].t()
-                if low_rank is not None and p.key in low_rank:
-                    lr_ = low_rank[p.key]
-                    overlap = h @ lr_.H.t()  # (.., N, B): h . h_j of each inner step j
-                    if trace:
-                        tr.overlaps[p.key] = overlap
-                    contrib = contrib - (overlap * lr_.C.unsqueeze(-2)) @ lr_.D
-                z = contrib if z is None else z + contrib
-            if z is None:  # every incoming projection lesioned
-                z = x.new_zeros(*x.shape[:-1], layer.units)
-            if layer.output:
-                tr.acts[layer.name] = z
-                continue
-            theta = kth_largest(z, self.k[layer.name])
-            u = z - inhibition[self._m_index[layer.name]] * theta
-            a = u.clamp_min_(0) if in_place else F.relu(u)
-            tr.acts[layer.name] = a
-            if trace:
-                tr.active[layer.name], tr.theta[layer.name] = a.sign(), theta  # sign: 1.0 where active
-        outs = [tr.acts[o] for o in self.spec.outputs]
-        tr.out = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
-        return tr
-
-    def _backward(self, tr: "_Trace", g_out: Tensor, weights, low_rank: dict[str, LowRank] | None,
-                  param_grads: bool):
-        """Backpropagate dL/dlogits by hand through a traced forward.
-
-        Returns the error dL/dz of every layer and, with ``param_grads``, the
-        gradients of each slow weight, of each low-rank coefficient matrix C
-        and of the inhibition multipliers. The threshold theta is a constant
-        (stop gradient): dz = da on active units, and dm = -sum(dz * theta).
-        """
-        grads: dict[str, Tensor] = {}
-        start = 0
-        for o in self.spec.outputs:
-            grads[o] = g_out[..., start:start + self.units[o]]
-            start += self.units[o]
-        errors: dict[str, Tensor] = {}
-        d_w: dict[str, Tensor] = {}
-        d_c: dict[str, Tensor] = {}
-        d_m = torch.zeros_like(self.inhibition) if param_grads else None
-        for layer in reversed(self.spec.layers):
-            g = grads.get(layer.name)
-            if g is None:
-                continue
-            delta = g if layer.output else g * tr.active[layer.name]
-            errors[layer.name] = delta
-            if param_grads and not layer.output:
-                d_m[self._m_index[layer.name]] = -(delta * tr.theta[layer.name]).sum()
-            for p in self._incoming[layer.name]:
-                h = tr.normed[p.src]
-                lr_ = low_rank.get(p.key) if low_rank is not None else None
-                needs_input_grad = p.src != "input"
-                d_prod = None
-                if lr_ is not None and (param_grads or needs_input_grad):
-                    d_prod = delta @ lr_.D.t()  # (.., N, B)
-                if param_grads:
-                    if h.dim() < delta.dim():  # the input, shared by every weight state
-                        d_w[p.key] = delta.sum(0).t() @ h
-                    else:
-                        d_w[p.key] = delta.reshape(-1, delta.shape[-1]).t() @ h.reshape(-1, h.shape[-1])
-                    if lr_ is not None:
-                        d_c[p.key] = -(d_prod * tr.overlaps[p.key]).sum(-2)
-                if not needs_input_grad:
-                    continue
-                dh = delta @ weights[p.key]
-                if lr_ is not None:
-                    dh = dh - (d_prod * lr_.C.unsqueeze(-2)) @ lr_.H
-                da = (dh - h * (h * dh).sum(-1, keepdim=True)) / tr.norms[p.src]
-                grads[p.src] = da if p.src not in grads else grads[p.src] + da
-        return errors, d_w, d_c, d_m
+    def _lesioned(self) -> frozenset[str]:
+        return frozenset(self.spec.lesions.get(self._active_lesion, ())) if self._active_lesion else frozenset()
 
     def sample_errors(self, x: Tensor, loss_grad, weights: dict[str, Tensor] | None = None):
         """One sample's projection inputs h and layer errors dL/dz, by hand (no autograd graph).
@@ -290,9 +202,9 @@ class HippoNet(LayeredModel):
         with torch.no_grad():
             if weights is None:
                 weights = dict(self.weights.items())  # plain dict: ParameterDict lookups are slow here
-            tr = self._forward(x.reshape(1, -1), weights=weights, inhibition=self.inhibition, trace=True)
+            tr = fn.forward(self, x.reshape(1, -1), weights, self.inhibition, lesioned=self._lesioned(), trace=True)
             loss, g_out = loss_grad(tr.out)
-            errors, _, _, _ = self._backward(tr, g_out, weights, None, param_grads=False)
+            errors, _, _, _ = fn.backward(self, tr, g_out, weights)
             inputs = {p.key: tr.normed[p.src] for p in self.spec.projections}
         return loss, inputs, errors
 
@@ -309,10 +221,10 @@ class HippoNet(LayeredModel):
         """
         with torch.no_grad():
             weights = dict(self.weights.items())
-            tr = self._forward(x.flatten(1), weights=weights, inhibition=self.inhibition, low_rank=low_rank,
-                               trace=True)
+            tr = fn.forward(self, x.flatten(1), weights, self.inhibition, low_rank, lesioned=self._lesioned(),
+                            trace=True)
             loss, g_out = loss_grad(tr.out)
-            _, d_w, d_c, d_m = self._backward(tr, g_out, weights, low_rank, param_grads=True)
+            _, d_w, d_c, d_m = fn.backward(self, tr, g_out, weights, low_rank, param_grads=True)
         return loss, d_w, d_c, d_m
 
     def fraction_active(self, x: Tensor) -> dict[str, float]:

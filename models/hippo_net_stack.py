@@ -4,17 +4,19 @@ The meta-hippo loop on the seed's protocols is bound by per-operation
 overhead: its largest product is 10 x 784 by 784 x 200. Stacking the weights
 of G networks with the same :class:`~hippo_bench.models.hippo_net.NetSpec`
 along a leading dimension turns G small products into one batched product,
-so G seeds cost little more than one. The computation is the one of
-:class:`~hippo_bench.strategies.meta_learning.LowRankPath` and
-:meth:`HippoNet._forward` / :meth:`HippoNet._backward`, with a leading seed
-dimension G everywhere:
+so G seeds cost little more than one. The passes are the lone network's
+(:mod:`hippo_bench.models.hippo_net_functional`) with one leading seed
+dimension and the products of :data:`PER_SEED`; this module adds only what
+batching seeds needs:
 
-- the inner loop takes B single-sample steps per seed on explicit fast
-  weights (G, out, in), recording every step's input h and error delta;
-- the meta-loss evaluates the meta-batch (G, N, ...) under every one of the
-  B weight states ``W - sum_j C[s, j] * delta_j h_j^T`` (C = step x "j <= s")
-  without materialising them, and backpropagates by hand into the slow
-  weights, the inhibition multipliers m and the step-size coefficients C.
+- :func:`_bmm`, a batched product used only where it rounds as G lone
+  products do (one rounding difference grows, through the k-WTA's
+  gradient, into a different run), and per-seed totals;
+- the inner loop (:meth:`NetStack.meta_step`): B single-sample steps per
+  seed on explicit fast weights (G, out, in), recording every step's input
+  h and error delta, then the meta-loss under the B low-rank weight states
+  and its gradients, as :class:`~hippo_bench.strategies.meta.fast_weights.LowRankPath`
+  takes them for one seed (docs/DESIGN.md, "The meta-learning loop").
 
 Only plain cross-entropy is supported (its gradient in closed form), as in
 the single-seed path's fast case.
@@ -27,7 +29,8 @@ import dataclasses
 import torch
 from torch import Tensor
 
-from hippo_bench.models.hippo_net import HippoNet, kth_largest
+from hippo_bench.models.hippo_net import HippoNet, LowRank
+from hippo_bench.models.hippo_net_functional import Products, backward, forward
 
 
 @dataclasses.dataclass
@@ -114,103 +117,27 @@ def _bmm(a: Tensor, b: Tensor) -> Tensor:
     return out.reshape(*a.shape[:-1], b.shape[-1])
 
 
+class SeedProducts(Products):
+    """G seeds stacked along a leading dimension: :func:`_bmm` products and one total per seed."""
+
+    lead = 1
+    mm = staticmethod(_bmm)
+
+    @staticmethod
+    def total(x: Tensor) -> Tensor:
+        # one full sum per seed: the reduction order of the lone path's (bit for bit)
+        return torch.stack([x[g].sum() for g in range(x.shape[0])])
+
+
+PER_SEED = SeedProducts()
+
+
 class NetStack:
-    """The batched forward and hand-written backward of G networks sharing ``net``'s spec."""
+    """The first-order meta-step of G networks sharing ``net``'s spec, through the passes of hippo_net_functional."""
 
     def __init__(self, net: HippoNet):
         self.net = net
         self.spec = net.spec
-
-    # -- forward --------------------------------------------------------
-    def forward(self, x: Tensor, weights: dict[str, Tensor], m: Tensor, C: dict[str, Tensor] | None = None,
-                H: dict[str, Tensor] | None = None, D: dict[str, Tensor] | None = None) -> dict:
-        """Forward x (G, N, in) through weights (G, out, in) and, with C (G, S, B), S low-rank states.
-
-        Returns the trace the backward needs: activations, normalised inputs
-        and their norms, overlaps h . h_j, active masks and thresholds.
-        """
-        net = self.net
-        G = x.shape[0]
-        tr: dict = dict(acts={"input": x}, normed={}, norms={}, overlaps={}, active={}, theta={})
-        for layer in self.spec.layers:
-            z = None
-            for p in net._incoming[layer.name]:
-                if p.src not in tr["normed"]:
-                    a = tr["acts"][p.src]
-                    norm = torch.linalg.vector_norm(a, dim=-1, keepdim=True).clamp_min(1e-12)
-                    tr["norms"][p.src], tr["normed"][p.src] = norm, a / norm
-                h = tr["normed"][p.src]
-                contrib = _bmm(h, weights[p.key].mT)
-                if C is not None:
-                    overlap = _bmm(h, H[p.key].mT)  # (G, [S,] N, B)
-                    tr["overlaps"][p.key] = overlap
-                    if overlap.dim() == 3:  # the input: shared by every weight state
-                        overlap = overlap.unsqueeze(1)
-                        contrib = contrib.unsqueeze(1)
-                    contrib = contrib - _bmm(overlap * C[p.key].unsqueeze(-2), D[p.key])
-                z = contrib if z is None else z + contrib
-            if layer.output:
-                tr["acts"][layer.name] = z
-                continue
-            theta = kth_largest(z, net.k[layer.name])
-            i = net._m_index[layer.name]
-            u = z - m[:, i].reshape(G, *([1] * (z.dim() - 1))) * theta
-            a = u.clamp_min_(0)
-            tr["acts"][layer.name] = a
-            tr["active"][layer.name], tr["theta"][layer.name] = a.sign(), theta
-        outs = [tr["acts"][o] for o in self.spec.outputs]
-        tr["out"] = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
-        return tr
-
-    # -- backward -------------------------------------------------------
-    def backward(self, tr: dict, g_out: Tensor, weights: dict[str, Tensor], param_grads: bool,
-                 C: dict[str, Tensor] | None = None, H: dict[str, Tensor] | None = None,
-                 D: dict[str, Tensor] | None = None):
-        """dL/dz of every layer and, with ``param_grads``, dL/dW (G, out, in), dL/dC (G, S, B), dL/dm (G, L)."""
-        net = self.net
-        G = g_out.shape[0]
-        grads: dict[str, Tensor] = {}
-        start = 0
-        for o in self.spec.outputs:
-            grads[o] = g_out[..., start:start + net.units[o]]
-            start += net.units[o]
-        errors: dict[str, Tensor] = {}
-        d_w: dict[str, Tensor] = {}
-        d_c: dict[str, Tensor] = {}
-        d_m = g_out.new_zeros(G, len(net.hidden_names)) if param_grads else None
-        for layer in reversed(self.spec.layers):
-            g = grads.get(layer.name)
-            if g is None:
-                continue
-            delta = g if layer.output else g * tr["active"][layer.name]
-            errors[layer.name] = delta
-            if param_grads and not layer.output:
-                prod = delta * tr["theta"][layer.name]
-                # one full sum per seed: the same reduction order as the single-seed path's (bit for bit)
-                d_m[:, net._m_index[layer.name]] = torch.stack([-prod[g].sum() for g in range(G)])
-            for p in net._incoming[layer.name]:
-                h = tr["normed"][p.src]
-                needs_input_grad = p.src != "input"
-                low_rank = C is not None
-                d_prod = _bmm(delta, D[p.key].mT) if low_rank else None  # (G, S, N, B)
-                if param_grads:
-                    if h.dim() < delta.dim():  # the input, shared by every weight state
-                        d_w[p.key] = _bmm(delta.sum(1).mT, h)
-                    else:
-                        d_w[p.key] = _bmm(delta.reshape(G, -1, delta.shape[-1]).mT, h.reshape(G, -1, h.shape[-1]))
-                    if low_rank:
-                        overlap = tr["overlaps"][p.key]
-                        if overlap.dim() < d_prod.dim():
-                            overlap = overlap.unsqueeze(1)
-                        d_c[p.key] = -(d_prod * overlap).sum(-2)
-                if not needs_input_grad:
-                    continue
-                dh = _bmm(delta, weights[p.key])
-                if low_rank:
-                    dh = dh - _bmm(d_prod * C[p.key].unsqueeze(-2), H[p.key])
-                da = (dh - h * (h * dh).sum(-1, keepdim=True)) / tr["norms"][p.src]
-                grads[p.src] = da if p.src not in grads else grads[p.src] + da
-        return errors, d_w, d_c, d_m
 
     # -- the meta-step ----------------------------------------------------
     @torch.no_grad()
@@ -228,21 +155,22 @@ class NetStack:
         H = {k: x.new_empty(G, B, weights[k].shape[2]) for k in keys}
         D = {k: x.new_empty(G, B, weights[k].shape[1]) for k in keys}
         alphas = {k: [-float(v) for v in steps[k]] for k in keys}
+        net = self.net
         for i in range(B):
-            tr = self.forward(x[:, i:i + 1], fast, m)
-            _, g_out = cross_entropy_and_grad(tr["out"], y[:, i:i + 1])
-            errors, _, _, _ = self.backward(tr, g_out, fast, param_grads=False)
+            tr = forward(net, x[:, i:i + 1], fast, m, products=PER_SEED, trace=True)
+            _, g_out = cross_entropy_and_grad(tr.out, y[:, i:i + 1])
+            errors, _, _, _ = backward(net, tr, g_out, fast, products=PER_SEED)
             for k in keys:
-                h, d = tr["normed"][src[k]], errors[dst[k]]  # (G, 1, in), (G, 1, out)
+                h, d = tr.normed[src[k]], errors[dst[k]]  # (G, 1, in), (G, 1, out)
                 H[k][:, i] = h[:, 0]
                 D[k][:, i] = d[:, 0]
                 if i + 1 < B:  # seed by seed: addr_ may call BLAS ger, whose rounding no batched op matches
                     for g in range(G):
                         fast[k][g].addr_(d[g, 0], h[g, 0], alpha=alphas[k][g])
         mask = torch.tril(x.new_ones(B, B))
-        C = {k: steps[k].reshape(G, 1, 1) * mask for k in keys}
-        tr = self.forward(mx, weights, m, C, H, D)
-        loss, g_out = cross_entropy_and_grad(tr["out"], my)
-        _, d_w, d_c, d_m = self.backward(tr, g_out, weights, param_grads=True, C=C, H=H, D=D)
+        low_rank = {k: LowRank(H[k], D[k], steps[k].reshape(G, 1, 1) * mask) for k in keys}  # C: (G, B, B)
+        tr = forward(net, mx, weights, m, low_rank, products=PER_SEED, trace=True)
+        loss, g_out = cross_entropy_and_grad(tr.out, my)
+        _, d_w, d_c, d_m = backward(net, tr, g_out, weights, low_rank, products=PER_SEED, param_grads=True)
         d_c = {k: torch.stack([(d_c[k][g] * mask).sum() for g in range(G)]) for k in keys}
         return StackedMetaStep(loss, d_w, d_c, d_m, H, D)

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from hippo_bench.models import models
-from hippo_bench.models.hippo_net import (HippoNet, LayerSpec, NetSpec, ProjectionSpec, inhibit, k_active,
-                                          mlp_spec)
+from hippo_bench.models.hippo_net import (HippoNet, LayerSpec, LowRank, NetSpec, ProjectionSpec, inhibit,
+                                          k_active, mlp_spec)
 
 
 def test_inhibition_active_set_on_hand_made_vectors():
@@ -42,7 +42,7 @@ def test_inhibition_per_sample_threshold():
 @pytest.mark.parametrize("m, expected, tol", [(0.0, 0.50, 0.02), (0.5, 0.12, 0.02), (0.8, 0.03, 0.01),
                                               (1.0, 0.009, 0.003)])
 def test_gaussian_sparsity_matches_design(m, expected, tol):
-    """DESIGN.md 4: for Gaussian pre-activations and k = 1%, m = 0, .5, .8, 1 give ~50, 12, 3, 1% active."""
+    """docs/DESIGN.md: for Gaussian pre-activations and k = 1%, m = 0, .5, .8, 1 give ~50, 12, 3, 1% active."""
     z = torch.randn(400, 1000, generator=torch.Generator().manual_seed(0))
     active = (inhibit(z, torch.tensor(m), k_active(1000, 0.01, 1)) > 0).float().mean().item()
     assert abs(active - expected) < tol
@@ -141,6 +141,51 @@ def test_sample_errors_match_autograd():
         dst = key.split("__")[1]
         assert torch.allclose(torch.outer(errors[dst][0], inputs[key][0]), g, atol=1e-6), key
     assert loss == pytest.approx(float(F.cross_entropy(net(x), y)), rel=1e-6)
+
+
+def test_state_gradients_under_a_lesion_match_autograd():
+    """The hand-written backward through S low-rank states leaves out what the forward left out."""
+    torch.manual_seed(4)
+    net = models.get("dual")(models.get("dual").Config(shared=[8], large=12, small=6, k_fraction=0.2)).build(
+        (9,), 5, {"category": 3, "item": 2})
+    with torch.no_grad():
+        net.inhibition.copy_(torch.tensor([0.3, 0.5, 0.2]))
+    S, N = 3, 4
+    x, y = torch.rand(N, 9), torch.randint(0, 5, (N,))
+    sizes = {"input": 9, **net.units}
+    low_rank = {p.key: LowRank(F.normalize(torch.rand(S, sizes[p.src]), dim=1), torch.randn(S, sizes[p.dst]),
+                               0.1 * torch.rand(1, 1) * torch.tril(torch.ones(S, S)))
+                for p in net.spec.projections}
+
+    def loss_grad(out):
+        with torch.enable_grad():
+            leaf = out.detach().requires_grad_()
+            loss = F.cross_entropy(leaf.reshape(S * N, -1), y.repeat(S))
+            return loss.detach(), torch.autograd.grad(loss, leaf)[0]
+
+    with net.lesion("large"):
+        loss, d_w, d_c, d_m = net.state_gradients(x, loss_grad, low_rank)
+        weights = {k: w.detach().clone().requires_grad_() for k, w in net.weights.items()}
+        m = net.inhibition.clone().requires_grad_()
+        cs = {k: LowRank(lr.H, lr.D, lr.C.clone().requires_grad_()) for k, lr in low_rank.items()}
+        out = net.run(x, weights=weights, inhibition=m, low_rank=cs)[0]
+        auto = F.cross_entropy(out.reshape(S * N, -1), y.repeat(S))
+    auto.backward()
+    assert float(loss) == pytest.approx(float(auto), rel=1e-6)
+    # the large branch and what feeds it get no gradient, by hand as by autograd
+    assert set(d_w) == set(d_c) == {k for k, w in weights.items() if w.grad is not None}
+    assert set(d_w) == set(net.weights) - {"large__category", "large__item", "h1__large"}
+    for k in d_w:
+        assert torch.allclose(d_w[k], weights[k].grad, atol=1e-6), k
+        assert torch.allclose(d_c[k], cs[k].C.grad, atol=1e-6), k
+    assert torch.allclose(d_m, m.grad, atol=1e-6)
+
+
+def test_structure_accessors():
+    net = models.get("chorse")().build((8,), 8)
+    assert [p.name for p in net.incoming("ca1")] == ["ca3->ca1", "ecin->ca1"]
+    assert net.incoming("nc1")[0].src == "input"
+    assert [net.inhibition_index(n) for n in net.hidden_names] == list(range(len(net.hidden_names)))
 
 
 def test_spec_validation():

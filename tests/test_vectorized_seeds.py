@@ -14,8 +14,9 @@ import torch
 import yaml
 from torch import nn
 
-from hippo_bench.models.hippo_net import HippoNet, chorse_spec, dual_spec, mlp_spec
-from hippo_bench.models.hippo_net_stack import NetStack
+from hippo_bench.models import hippo_net_functional as fn
+from hippo_bench.models.hippo_net import HippoNet, LowRank, chorse_spec, dual_spec, mlp_spec
+from hippo_bench.models.hippo_net_stack import PER_SEED, NetStack, cross_entropy_and_grad
 from hippo_bench.results import PROVENANCE_COLUMNS
 from hippo_bench.strategies.meta.fast_weights import LowRankPath
 from hippo_bench.strategies.meta.step_sizes import ReluAlpha
@@ -71,6 +72,43 @@ def test_batched_meta_step_is_bit_for_bit_the_lone_one(name, n_meta):
             assert torch.equal(out.d_c[k][g], lone[g]["d_c"][k]), k
     # and the seeds are not one another's copies: a batched step is not a broadcast of one seed
     assert not torch.equal(out.d_w[keys[0]][0], out.d_w[keys[0]][1])
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+@pytest.mark.parametrize("states", [0, 4])  # without low-rank terms, and with 4 weight states
+def test_the_passes_with_a_seed_dimension_are_the_lone_passes_seed_by_seed(name, states):
+    """hippo_net_functional with PER_SEED on (G, ...) tensors gives each seed's LONE results, bit for bit."""
+    torch.manual_seed(1)
+    G, N, B = 3, 7, 4
+    net = HippoNet(SPECS[name](), 50, k_fraction=0.1, k_floor=1)
+    sizes = {"input": 50, **net.units}
+    keys = [p.key for p in net.spec.projections]
+    weights = {k: torch.randn(G, *net.weights[k].shape) / 5 for k in keys}
+    m = 0.1 * torch.rand(G, len(net.hidden_names))
+    x = torch.rand(G, N, 50) * (torch.rand(G, N, 50) > 0.7)
+    y = torch.randint(0, sum(net.units[o] for o in net.spec.outputs), (G, N))
+    low_rank = None
+    if states:
+        low_rank = {p.key: LowRank(torch.nn.functional.normalize(torch.rand(G, B, sizes[p.src]), dim=-1),
+                                   torch.randn(G, B, sizes[p.dst]) / 10,
+                                   torch.rand(G, 1, 1) * torch.tril(torch.ones(states, B)))
+                    for p in net.spec.projections}
+    with torch.no_grad():
+        tr = fn.forward(net, x, weights, m, low_rank, products=PER_SEED, trace=True)
+        _, g_out = cross_entropy_and_grad(tr.out, y)
+        errors, d_w, d_c, d_m = fn.backward(net, tr, g_out, weights, low_rank, products=PER_SEED, param_grads=True)
+    for g in range(G):  # each seed alone, its operands freshly allocated as the lone path's are
+        lone_lr = {k: LowRank(lr.H[g].clone(), lr.D[g].clone(), lr.C[g].clone())
+                   for k, lr in low_rank.items()} if states else None
+        lone_w = {k: w[g].clone() for k, w in weights.items()}
+        with torch.no_grad():
+            lone = fn.forward(net, x[g].clone(), lone_w, m[g].clone(), lone_lr, trace=True)
+            lone_back = fn.backward(net, lone, g_out[g].clone(), lone_w, lone_lr, param_grads=True)
+        assert torch.equal(tr.out[g], lone.out)
+        for mine, theirs in zip((errors, d_w, d_c), lone_back[:3]):
+            assert mine.keys() == theirs.keys() and all(torch.equal(mine[k][g], theirs[k]) for k in mine)
+        assert torch.equal(d_m[g], lone_back[3])
+    assert len(d_c) == (len(keys) if states else 0)
 
 
 def test_lockstep_runs_parties_in_turn_batches_every_call_and_keeps_each_rng():
