@@ -52,6 +52,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 bench: $(STAMP)
+	$(BIN)/python scripts/bench_versus.py
 	$(BIN)/python scripts/bench_speed.py
 
 leaderboard: $(STAMP)
