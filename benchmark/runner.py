@@ -25,6 +25,7 @@ from hippo_bench import checkpoint
 from hippo_bench.currency import code_key
 from hippo_bench.tensor_batches import cache_eval_batches
 from hippo_bench.errors import MetaLossError, UserError
+from hippo_bench.evaluation import StreamEvaluation
 from hippo_bench.params import as_dict
 from hippo_bench.progress import NoProgress, Progress
 from hippo_bench.recording import Recorder
@@ -208,16 +209,16 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
     with quiet_warnings():
         strategy.prepare(ctx)  # e.g. OML's meta-training phase on instance.meta_train
         template = strategy.build(ctx)
-    cache_eval_batches(template)
+    cache_eval_batches(template)  # for a template that evaluates itself
+    evaluation = StreamEvaluation(template, strategy, instance, instance.score, recorder)
 
     rows: list[dict] = []
     T = instance.n_experiences
 
     def evaluate(train_exp: int) -> None:
-        recorder.reset()
         with quiet_warnings():
-            template.eval(instance.test_stream)
-        for j, a in sorted(recorder.accuracy.items()):
+            accuracy = evaluation.accuracy()
+        for j, a in sorted(accuracy.items()):
             rows.append(dict(train_exp=train_exp, eval_exp=j, metric="accuracy", value=a,
                              entity="", group="", lesion=""))
         extra: list[Measure] = []

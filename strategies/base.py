@@ -76,6 +76,9 @@ class Strategy(Component):
     models: ClassVar[tuple[str, ...]] = ()
     default_batch_size: ClassVar[int | None] = None  # None: the benchmark's default
     trains_jointly: ClassVar[bool] = False  # trains once on the whole stream (upper bound)
+    # True when the template's evaluation is more than the model's forward pass per minibatch (the runner then
+    # calls template.eval instead of its own batched evaluation, hippo_bench.evaluation)
+    own_evaluation: ClassVar[bool] = False
 
     def build(self, ctx: StrategyContext):  # pragma: no cover - abstract
         """Return an Avalanche ``BaseSGDTemplate`` ready to ``train(experience)``."""

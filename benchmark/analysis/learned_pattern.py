@@ -126,10 +126,13 @@ def measure(template: Any, x: torch.Tensor, *, train_activity: dict[str, float] 
 
 
 def collated_tests(benchmark: Any, device: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Each test experience's (x, y) on ``device``, collated whole."""
+    """Each test experience's (x, y) on ``device``: a benchmark instance's tensors, collated once for every
+    evaluation, or those of a plain Avalanche benchmark (the Python API), collated here."""
     from hippo_bench.tensor_batches import collate_all
 
-    return [tuple(t.to(device) for t in collate_all(exp.dataset)[:2]) for exp in benchmark.test_stream]
+    sets = benchmark.test_tensors() if hasattr(benchmark, "test_tensors") else \
+        [collate_all(exp.dataset.eval()) for exp in benchmark.test_stream]
+    return [tuple(t.to(device) for t in tensors[:2]) for tensors in sets]
 
 
 def probe_batch(tests: list[tuple[torch.Tensor, torch.Tensor]], size: int) -> torch.Tensor:

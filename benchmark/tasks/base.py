@@ -65,6 +65,19 @@ class BenchmarkInstance:
     probes: Sequence[Callable[[nn.Module, "BenchmarkInstance"], list[Measure]]] = ()
     heads: dict[str, int] = dataclasses.field(default_factory=dict)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    _test_tensors: list | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
+
+    def test_tensors(self) -> list[list[Tensor]]:
+        """Each test experience's samples as stacked tensors [x, y, task label, ...], in its evaluation view.
+
+        Collated once per instance (a sweep worker reuses an instance across
+        runs): every evaluation of every run then slices the same tensors.
+        """
+        if self._test_tensors is None:
+            from hippo_bench.tensor_batches import collate_all
+
+            self._test_tensors = [collate_all(exp.dataset.eval()) for exp in self.test_stream]
+        return self._test_tensors
 
     @property
     def train_stream(self):
