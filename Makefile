@@ -19,7 +19,7 @@ ifeq ($(CI),true)
 EXTRAS := test,ray
 endif
 
-.PHONY: run test test-slow bench leaderboard release golden install clean browser
+.PHONY: run test test-slow bench leaderboard release golden docs install clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ leaderboard: $(STAMP)
 # Regenerate every published number with the code at hand (resumable; see README, "Releases").
 release: $(STAMP)
 	$(BIN)/hippo-bench release --jobs 2
+
+# The documentation site (docs/, MkDocs) into site-docs/, strict: a broken link fails the build.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
 
 # Accept a change of numbers: rewrite the golden runs (then say why in CHANGELOG.md).
 golden: $(STAMP)
