@@ -397,7 +397,7 @@ def make_model(name: str, input_shape: Sequence[int], n_outputs: int, heads: dic
 
 
 def run(strategy: str, benchmark: str | None = None, seeds: Iterable[int] = (0,), out: str | Path | None = None,
-        **keys: Any) -> pd.DataFrame:
+        loggers: Sequence[str] | None = None, log_dir: str | Path = "logs", **keys: Any) -> pd.DataFrame:
     """Run a configuration as ``hippo-bench run`` does and return its tidy results table.
 
     ``keys`` are those of a ``--config`` file: run options (``model``,
@@ -407,8 +407,12 @@ def run(strategy: str, benchmark: str | None = None, seeds: Iterable[int] = (0,)
     folder) every run is written there as ``<run_id>.parquet`` and an
     existing file made by the same code is reused; without it nothing is
     written. The table has one row per run x train_exp x eval_exp x metric
-    (README, "Results files"). A run that fails raises ``RuntimeError`` after
-    the other seeds ran; a bad key is a ``TypeError``, a bad value a ``ValueError``.
+    (README, "Results files"). ``loggers`` (any of "text", "csv",
+    "tensorboard", "wandb") gives each run Avalanche loggers under
+    ``<log_dir>/<run_id>/`` that receive everything it records, per
+    experience (:mod:`hippo_bench.run_logs`). A run that fails raises
+    ``RuntimeError`` after the other seeds ran; a bad key is a ``TypeError``, a
+    bad value a ``ValueError``.
     """
     from hippo_bench.launch import run_specs
     from hippo_bench.resolve import plan_from
@@ -416,6 +420,8 @@ def run(strategy: str, benchmark: str | None = None, seeds: Iterable[int] = (0,)
     if "out" in keys:
         raise TypeError("run(): out is a parameter of its own")
     mapping: dict[str, Any] = {"strategy": strategy, **keys, "seeds": list(seeds)}
+    if loggers:
+        mapping.update(log=list(loggers), log_dir=str(log_dir))
     if benchmark is not None:
         mapping["benchmark"] = benchmark
     threads = torch.get_num_threads()
@@ -425,7 +431,7 @@ def run(strategy: str, benchmark: str | None = None, seeds: Iterable[int] = (0,)
         for _member, instance, specs in plan.specs():
             outcomes = run_specs(specs, [instance] * len(specs), Path(out) if out is not None else None,
                                  force=plan.force, reuse_stale=plan.reuse_stale,
-                                 vectorize=bool(plan.vectorize_seeds and len(specs) > 1))
+                                 vectorize=bool(plan.vectorize_seeds and len(specs) > 1), logs=plan.logs)
             for spec, outcome in zip(specs, outcomes):
                 if outcome.table is not None:
                     tables.append(outcome.table)

@@ -20,13 +20,14 @@ from hippo_bench.progress import NoProgress, Progress
 
 def run_specs(specs: Sequence, instances: Sequence, out: Path | None, *, force: bool = False,
               reuse_stale: bool = False, vectorize: bool = False, checkpoints: bool = True,
-              progress: Callable[[], Progress] | None = None) -> list:
+              progress: Callable[[], Progress] | None = None, logs=None) -> list:
     """One :class:`~hippo_bench.runner.RunOutcome` per spec, in order (``instances[i]`` is spec i's stream).
 
     ``out`` None: nothing is read or written. ``force``: run even when a
     current result exists. ``vectorize``: train the specs' seeds as one
     batched model (a :class:`UserError` says why where that is not
-    supported). ``progress`` makes a display per lone run.
+    supported). ``progress`` makes a display per lone run. ``logs`` (a
+    :class:`~hippo_bench.run_logs.LogRequest`) gives every run that runs its loggers.
     """
     from hippo_bench.currency import CURRENT, STALE, located_state_of
     from hippo_bench.runner import RunOutcome, execute
@@ -52,11 +53,12 @@ def run_specs(specs: Sequence, instances: Sequence, out: Path | None, *, force: 
         reason = unsupported_reason(specs[todo[0]], instances[todo[0]])
         if reason:
             raise UserError(f"--vectorize-seeds: {reason}")
-        done = execute_seeds([specs[i] for i in todo], [instances[i] for i in todo], out, checkpoints=checkpoints)
+        done = execute_seeds([specs[i] for i in todo], [instances[i] for i in todo], out, checkpoints=checkpoints,
+                             logs=logs)
         for i, outcome in zip(todo, done):
             outcomes[i] = outcome
         return outcomes
     for i in todo:
         outcomes[i] = execute(specs[i], instances[i], out, progress=(progress or NoProgress)(),
-                              checkpoints=checkpoints)
+                              checkpoints=checkpoints, logs=logs)
     return outcomes

@@ -17,7 +17,8 @@ from typing import Any, Iterator
 from hippo_bench.errors import UserError
 
 RUN_KEYS = ("strategy", "benchmark", "model", "preset", "seeds", "benchmark_seed", "epochs", "batch_size",
-            "eval_batch_size", "out", "data_root", "device", "threads", "force", "reuse_stale", "vectorize_seeds")
+            "eval_batch_size", "out", "data_root", "device", "threads", "force", "reuse_stale", "vectorize_seeds",
+            "log", "log_dir")
 SECTION_KEYS = ("strategy_params", "benchmark_params", "model_params")
 NAME_KEYS = ("strategy", "benchmark", "model", "preset")
 
@@ -130,6 +131,7 @@ class Plan:
     reuse_stale: bool
     model_config: Any = None
     vectorize_seeds: bool = False
+    logs: Any = None  # a hippo_bench.run_logs.LogRequest, or None
 
     # -- the model: it may default to the benchmark's --------------------------------------
     def choose_model(self, instance) -> str:
@@ -247,7 +249,15 @@ def plan_from(raw_layers: list[tuple[str, dict]], *, default_seeds: tuple[int, .
         out=Path(str(run.get("out", "results"))), data_root=resolve_data_root(run.get("data_root")),
         device=str(run.get("device", "cpu")), threads=positive("--threads", run.get("threads", 1)),
         force=bool(run.get("force", False)), reuse_stale=bool(run.get("reuse_stale", False)),
-        vectorize_seeds=_flag("vectorize_seeds", run.get("vectorize_seeds", False)))
+        vectorize_seeds=_flag("vectorize_seeds", run.get("vectorize_seeds", False)),
+        logs=_logs(run.get("log"), run.get("log_dir")))
+
+
+def _logs(kinds: Any, folder: Any):
+    """The loggers every run of the plan gets (``log``: names, ``log_dir``: their folder), or None."""
+    from hippo_bench.run_logs import LogRequest
+
+    return LogRequest.of(kinds, folder)
 
 
 def _flag(key: str, value: Any) -> bool:

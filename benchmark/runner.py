@@ -108,14 +108,15 @@ def build_instance(bench_cls: type, bench_config: Any, benchmark_seed: int, data
 
 
 def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *, progress: Progress | None = None,
-            checkpoints: bool = True) -> RunOutcome:
+            checkpoints: bool = True, logs=None) -> RunOutcome:
     """Run one configuration (resuming its checkpoint, if any) and write its tidy table atomically.
 
     Whether a run is needed at all is decided before, by the one entry point
     (:func:`hippo_bench.launch.run_specs`, with the rule of
     :mod:`hippo_bench.currency`). A user error (bad parameters) propagates.
     Any other exception makes the run ``failed``: recorded as JSON under
-    ``<out>/failed/``, no parquet.
+    ``<out>/failed/``, no parquet. ``logs`` (a :class:`~hippo_bench.run_logs.LogRequest`)
+    also sends what the run records to Avalanche loggers.
     """
     progress = progress or NoProgress()
     identity = spec.identity()
@@ -133,7 +134,7 @@ def execute(spec: RunSpec, instance: BenchmarkInstance, out_dir: Path | None, *,
 
     try:
         saver = _Checkpoints(out_dir, run_id, code[0]) if checkpoints and out_dir is not None else None
-        rows = _train_and_evaluate(spec, strategy, instance, progress, saver)
+        rows = _train_and_evaluate(spec, strategy, instance, progress, saver, logs)
     except UserError:
         raise
     except KeyboardInterrupt:
@@ -193,7 +194,7 @@ class _Checkpoints:
 
 
 def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkInstance,
-                        progress: Progress, saver: _Checkpoints | None = None) -> list[dict]:
+                        progress: Progress, saver: _Checkpoints | None = None, logs=None) -> list[dict]:
     from hippo_bench.models import models
 
     torch.set_num_threads(spec.threads)
@@ -202,9 +203,14 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
     model = models.get(spec.model)(spec.model_config).build(instance.input_shape, instance.n_outputs,
                                                           heads=instance.heads or None)
     recorder = Recorder(instance.score, on_train_samples=progress.advance)
+    log = None
+    if logs is not None:
+        from hippo_bench.run_logs import RunLog
+
+        log = RunLog(logs, spec.run_id, f"{spec.strategy.name} {spec.benchmark} seed {spec.seed}")
     ctx = StrategyContext(
         model=model, criterion=instance.criterion(), device=device, plugins=[recorder],
-        evaluator=silent_evaluator(), train_mb_size=spec.train_mb_size,
+        evaluator=log.evaluator() if log is not None else silent_evaluator(), train_mb_size=spec.train_mb_size,
         eval_mb_size=spec.eval_mb_size, epochs=spec.epochs, benchmark=instance, seed=spec.seed)
     with quiet_warnings():
         strategy.prepare(ctx)  # e.g. OML's meta-training phase on instance.meta_train
@@ -226,6 +232,8 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
             extra += probe(template.model, instance, final=train_exp == T - 1)
         extra += strategy.measures(template, ctx)
         rows.extend(_measure_rows(extra, train_exp))
+        if log is not None:
+            log.rows(rows)
 
     label = f"{spec.strategy.name} · {spec.benchmark} · seed {spec.seed}"
     progress.start_run(label, T)
@@ -239,6 +247,8 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
     else:  # resume after the last complete experience
         done = checkpoint.restore(template, saved)
         rows[:] = done["rows"]
+        if log is not None:
+            log.skip(rows)  # the interrupted attempt logged them
         start, before = done["next_experience"], done["wall_time_s"]
         train_time, train_cpu, n_samples = done["train_time_s"], done["train_cpu_time_s"], done["train_samples"]
     # A protocol that fixes the order of samples within an experience (OML's) says so.
@@ -273,4 +283,7 @@ def _train_and_evaluate(spec: RunSpec, strategy: Strategy, instance: BenchmarkIn
                           ("run_samples_per_s", n_samples / wall if wall > 0 else float("nan")),
                           ("peak_rss_mb", peak_rss_mb())):
         rows.append(dict(train_exp=last, eval_exp=-1, metric=metric, value=value, entity="", group="", lesion=""))
+    if log is not None:
+        log.rows(rows)
+        log.close()
     return rows

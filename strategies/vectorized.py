@@ -271,7 +271,8 @@ def unsupported_reason(spec, instance=None) -> str | None:
     return None
 
 
-def execute_seeds(specs: Sequence, instances: Sequence, out_dir: Path | None, *, checkpoints: bool = True) -> list:
+def execute_seeds(specs: Sequence, instances: Sequence, out_dir: Path | None, *, checkpoints: bool = True,
+                  logs=None) -> list:
     """Run the specs (one configuration, several seeds) as one batched model; one RunOutcome per spec.
 
     Every spec is run: which results already exist is decided before, by
@@ -298,7 +299,7 @@ def execute_seeds(specs: Sequence, instances: Sequence, out_dir: Path | None, *,
         try:
             lockstep.begin(slot)
             vspec = dataclasses.replace(specs[i], strategy=VectorizedMetaHippo)
-            outcome = execute(vspec, instances[i], out_dir, checkpoints=checkpoints)
+            outcome = execute(vspec, instances[i], out_dir, checkpoints=checkpoints, logs=logs)
             outcomes[i] = dataclasses.replace(outcome, spec=specs[i])
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             errors[i] = exc

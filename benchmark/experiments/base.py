@@ -83,7 +83,7 @@ def run_configs(configs: list[dict], out: Path, seed_follows: bool = True, jobs:
     tables = []
     for plan in plans:
         for member, instance, specs in plan.specs():
-            for outcome in run_specs(specs, [instance] * len(specs), out, reuse_stale=reuse_stale):
+            for outcome in run_specs(specs, [instance] * len(specs), out, reuse_stale=reuse_stale, logs=plan.logs):
                 if outcome.table is not None and outcome.status in ("ok", "cached", "stale"):
                     tables.append(outcome.table)
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
@@ -112,7 +112,7 @@ def _run_in_pool(plans, out: Path, jobs: int, reuse_stale: bool = False) -> None
         for _, _, specs in plan.specs():
             for spec in specs:
                 if state_of(out, spec)[0] not in ((CURRENT, STALE) if reuse_stale else (CURRENT,)):
-                    todo.setdefault(spec.run_id, Job(spec.run_id, spec, plan.data_root, out))
+                    todo.setdefault(spec.run_id, Job(spec.run_id, spec, plan.data_root, out, logs=plan.logs))
     if todo:
         run_local([[job] for job in todo.values()], jobs, lambda job: None, lambda job, result: None)
 

@@ -41,6 +41,7 @@ class SweepRun:
     spec: Any  # hippo_bench.runner.RunSpec (picklable: classes by reference, configs are dataclasses)
     point: Point
     data_root: Path | None
+    logs: Any = None  # hippo_bench.run_logs.LogRequest, or None
 
     @property
     def run_id(self) -> str:
@@ -193,7 +194,7 @@ def expand(grid: Grid, cache: InstanceCache | None = None) -> list[SweepRun]:
                 if spec.run_id in seen:
                     continue
                 seen.add(spec.run_id)
-                runs.append(SweepRun(spec, point, plan.data_root))
+                runs.append(SweepRun(spec, point, plan.data_root, plan.logs))
     return runs
 
 

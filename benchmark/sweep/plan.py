@@ -56,7 +56,7 @@ class SweepPlan:
         return "; ".join(parts)
 
     def jobs(self) -> list[Job]:
-        return [Job(r.run_id, r.spec, r.data_root, self.out) for r in self.todo]
+        return [Job(r.run_id, r.spec, r.data_root, self.out, logs=r.logs) for r in self.todo]
 
     def batches(self, vectorize: bool = False) -> list[list[Job]]:
         """The jobs, one per batch; with ``vectorize``, the seeds of one configuration together (when supported)."""

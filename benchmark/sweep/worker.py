@@ -25,6 +25,7 @@ class Job:
     data_root: Path | None
     out: Path
     force: bool = False  # run even if a current result exists (a release regenerates runs of an older release)
+    logs: Any = None  # hippo_bench.run_logs.LogRequest: the loggers the run gets, or None
 
 
 @dataclasses.dataclass
@@ -58,7 +59,7 @@ def run_job(job: Job) -> JobResult:
             _instances = InstanceCache(limit=2)
         instance = _instances.get(benchmarks.get(spec.benchmark), spec.benchmark, spec.benchmark_config,
                                   spec.benchmark_seed, job.data_root)
-        (outcome,) = run_specs([spec], [instance], job.out, force=job.force)
+        (outcome,) = run_specs([spec], [instance], job.out, force=job.force, logs=job.logs)
         return JobResult(job.run_id, outcome.status, outcome.error, time.monotonic() - start)
     except Exception as exc:  # noqa: BLE001 - a user error or a failure building the stream: record it
         error = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)[-3:])
@@ -82,7 +83,7 @@ def run_batch(jobs: list[Job]) -> list[JobResult]:
         instances = [_instances.get(benchmarks.get(j.spec.benchmark), j.spec.benchmark, j.spec.benchmark_config,
                                     j.spec.benchmark_seed, j.data_root) for j in jobs]
         outcomes = run_specs([j.spec for j in jobs], instances, jobs[0].out, vectorize=True,
-                             force=any(j.force for j in jobs))
+                             force=any(j.force for j in jobs), logs=jobs[0].logs)
     except Exception as exc:  # noqa: BLE001 - every run of the batch is recorded as failed
         error = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)[-3:])
         for job in jobs:
